@@ -1,0 +1,198 @@
+// A JWKS key source that keeps serving through identity-provider outages: keys are fetched at start (with
+// backoff until the first success), refreshed periodically, refetched at most once per cooldown when a
+// token names an unknown kid, and a failed fetch never throws away the keys already held.
+import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import type { Algorithm } from '../config/schema.ts';
+import { ASYMMETRIC_ALGORITHMS, KeysUnavailableError, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
+
+export interface JwksEvents {
+  /** Every fetch attempt, for metrics and logs. */
+  onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }): void;
+}
+
+export interface JwksOptions {
+  readonly provider: string;
+  /** The JWKS URL, or undefined to discover it from the issuer. */
+  readonly jwksUri?: string;
+  readonly discoveryIssuer?: string;
+  readonly refreshMs: number;
+  readonly cooldownMs: number;
+  readonly timeoutMs?: number;
+  readonly events?: JwksEvents;
+}
+
+const MAX_DOCUMENT_BYTES = 1024 * 1024;
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 30_000;
+
+export class JwksKeySource implements KeySource {
+  readonly kind = 'jwks';
+  readonly supportedAlgorithms: readonly Algorithm[] = ASYMMETRIC_ALGORITHMS;
+  generation = 0;
+
+  private keySet: ReturnType<typeof createLocalJWKSet> | undefined;
+  private fingerprint = '';
+  private keyCount = 0;
+  private fetchedAt: Date | undefined;
+  private lastError: string | undefined;
+  private lastAttemptAt = 0;
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private retryMs = FIRST_RETRY_MS;
+  private started = false;
+  private stopped = false;
+  private resolvedUri: string | undefined;
+  private settled: Promise<void> | undefined;
+
+  constructor(private readonly options: JwksOptions) {
+    this.resolvedUri = options.jwksUri;
+  }
+
+  /** What this source fetches and how: equal descriptions mean interchangeable sources. */
+  describe(): JwksOptions {
+    const { events: _events, ...rest } = this.options;
+    return rest;
+  }
+
+  get ready(): boolean {
+    return this.keySet !== undefined;
+  }
+
+  status(): KeyStatus {
+    return {
+      ready: this.ready,
+      keyCount: this.keyCount,
+      ...(this.lastError !== undefined ? { error: this.lastError } : {}),
+      ...(this.fetchedAt ? { fetchedAt: this.fetchedAt } : {}),
+    };
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.settled = this.cycle();
+  }
+
+  whenSettled(): Promise<void> {
+    this.start();
+    return this.settled!;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  async resolve(header: JWSHeaderParameters): Promise<VerificationKey> {
+    if (this.keySet === undefined) {
+      throw new KeysUnavailableError(this.lastError ?? 'keys have not been fetched yet');
+    }
+    try {
+      return await this.keySet(header);
+    } catch (err) {
+      // A kid we have never seen may be a freshly rotated key: refetch, but at most once per cooldown so
+      // that tokens with made-up kids can not turn the gateway into a load generator against the IdP.
+      if (!isNoMatchingKey(err) || Date.now() - this.lastAttemptAt < this.options.cooldownMs) throw err;
+      await this.refresh();
+      return this.keySet!(header);
+    }
+  }
+
+  /** Fetch, then schedule the next fetch: a retry with backoff after a failure, else a periodic refresh. */
+  private async cycle(): Promise<void> {
+    await this.refresh();
+    if (this.stopped) return;
+    let delay: number;
+    if (this.lastError !== undefined) {
+      delay = this.retryMs;
+      this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS, this.ready ? this.options.refreshMs : MAX_RETRY_MS);
+    } else {
+      this.retryMs = FIRST_RETRY_MS;
+      delay = this.options.refreshMs;
+    }
+    this.timer = setTimeout(() => void this.cycle(), delay);
+    this.timer.unref();
+  }
+
+  private refresh(): Promise<void> {
+    this.inFlight ??= this.fetchKeys().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async fetchKeys(): Promise<void> {
+    this.lastAttemptAt = Date.now();
+    try {
+      const uri = this.resolvedUri ?? (await this.discover());
+      const jwks = parseJwks(await fetchJson(uri, this.options.timeoutMs));
+      const fingerprint = JSON.stringify(jwks.keys);
+      const changed = fingerprint !== this.fingerprint;
+      if (changed) {
+        this.keySet = createLocalJWKSet(jwks);
+        this.fingerprint = fingerprint;
+        this.keyCount = jwks.keys.length;
+        this.generation++;
+      }
+      this.fetchedAt = new Date();
+      this.lastError = undefined;
+      this.options.events?.onFetch(this.options.provider, { ok: true, keys: jwks.keys.length, changed });
+    } catch (err) {
+      this.lastError = describeFetchError(err);
+      this.options.events?.onFetch(this.options.provider, { ok: false, error: this.lastError });
+    }
+  }
+
+  private async discover(): Promise<string> {
+    const issuer = this.options.discoveryIssuer!;
+    const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const document = (await fetchJson(url, this.options.timeoutMs)) as { issuer?: unknown; jwks_uri?: unknown };
+    // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
+    if (document.issuer !== issuer) throw new Error(`discovery document at ${url} names a different issuer`);
+    if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) {
+      throw new Error(`discovery document at ${url} has no usable jwks_uri`);
+    }
+    this.resolvedUri = document.jwks_uri;
+    return document.jwks_uri;
+  }
+}
+
+function isNoMatchingKey(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 'ERR_JWKS_NO_MATCHING_KEY';
+}
+
+async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown> {
+  const response = await fetch(url, {
+    headers: { accept: 'application/json' },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > MAX_DOCUMENT_BYTES) throw new Error(`${url} sent a document over 1 MB`);
+  const text = await response.text();
+  if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`${url} sent a document over 1 MB`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${url} did not send JSON`);
+  }
+}
+
+function parseJwks(value: unknown): JSONWebKeySet {
+  const keys = (value as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || !keys.every((k) => k !== null && typeof k === 'object')) {
+    throw new Error('the JWKS document has no "keys" list');
+  }
+  // Private or symmetric material has no business in a published key set: never use it.
+  const usable = keys.filter((k: Record<string, unknown>) => k.kty !== 'oct' && k.d === undefined);
+  return { keys: usable as JSONWebKeySet['keys'] };
+}
+
+function describeFetchError(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return 'fetching keys timed out';
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return cause?.code ? `${err.message} (${cause.code})` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,39 @@
+// portcullis demo (npm start): the gateway plus the bundled echo backend on every loopback upstream
+// target of the config that nothing listens on yet, so the checked-in gateway.yaml works on a fresh
+// machine with nothing else running.
+import net from 'node:net';
+import type http from 'node:http';
+import { createEchoServer } from '../echo/echo-server.ts';
+import { loadConfigOrThrow } from '../config/load.ts';
+import { CONFIG_OPTION, configFile, parse } from './args.ts';
+import { runCommand } from './run.ts';
+
+export async function demoCommand(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, { ...CONFIG_OPTION, port: { type: 'string' }, 'admin-port': { type: 'string' } });
+  const loaded = loadConfigOrThrow(configFile(values.config));
+  const echoes: http.Server[] = [];
+  for (const [name, upstream] of Object.entries(loaded.config.upstreams)) {
+    const targets = typeof upstream === 'string' ? [upstream] : upstream.targets;
+    for (const target of targets) {
+      const url = new URL(target);
+      const port = Number(url.port || 80);
+      if (!['127.0.0.1', 'localhost'].includes(url.hostname) || (await isListening(port))) continue;
+      const server = createEchoServer(name);
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      echoes.push(server);
+      process.stderr.write(`echo backend for upstream "${name}" on ${url.origin}\n`);
+    }
+  }
+  return runCommand(args, { onStop: () => echoes.forEach((s) => s.close()) });
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

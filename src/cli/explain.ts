@@ -1,0 +1,209 @@
+// portcullis explain: "why was my request rejected?" Runs a request through the same pipeline as the
+// server, without calling any upstream, and prints every stage. Exit 0 when it would be forwarded, 2 when
+// it would be denied.
+import type { IncomingHttpHeaders } from 'node:http';
+import { UnsecuredJWT, type JWTPayload } from 'jose';
+import type { Identity } from '../auth/identity.ts';
+import { checkClaimsOnly, verifyToken, type VerifyFunction } from '../auth/verify.ts';
+import { compileConfig, type CompiledConfig } from '../config/compile.ts';
+import { loadConfigOrThrow } from '../config/load.ts';
+import type { Decision, Trace } from '../pipeline/decision.ts';
+import { decide } from '../pipeline/decide.ts';
+import { rewriteRequestHeaders } from '../proxy/headers.ts';
+import { canonicalHost } from '../routing/host.ts';
+import { normalizeTarget } from '../routing/normalize.ts';
+import type { Route } from '../routing/route.ts';
+import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
+
+const OPTIONS = {
+  ...CONFIG_OPTION,
+  token: { type: 'string', short: 't' },
+  claims: { type: 'string' },
+  header: { type: 'string', short: 'H', multiple: true },
+  client: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const KEYS_WAIT_MS = 5000;
+
+export async function explainCommand(args: readonly string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { values, positionals } = parse(args, OPTIONS);
+  if (positionals.length !== 2) throw new UsageError('explain needs METHOD and URL, e.g. explain GET http://localhost:8080/api/orders/1');
+  if (values.token !== undefined && values.claims !== undefined) throw new UsageError('give --token or --claims, not both');
+  const method = positionals[0]!.toUpperCase();
+  const { host, target } = splitUrl(positionals[1]!);
+  const headers = headersFrom(values.header ?? [], host);
+
+  let verify: VerifyFunction = verifyToken;
+  if (values.token !== undefined) headers.authorization = `Bearer ${values.token}`;
+  if (values.claims !== undefined) {
+    const claims = parseClaims(values.claims);
+    headers.authorization = `Bearer ${new UnsecuredJWT(claims).encode()}unsigned`;
+    verify = (verifier) => checkClaimsOnly(verifier, claims);
+  }
+
+  const config = await compileConfig(loadConfigOrThrow(configFile(values.config)));
+  try {
+    if (values.token !== undefined) await fetchKeys(config);
+    const rawHeaders = Object.entries(headers).flatMap(([k, v]) => [k, String(v)]);
+    const trace: Trace = [];
+    const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
+    const report = buildReport(config, method, target, headers, decision, trace, values.client ?? '127.0.0.1', values.claims !== undefined);
+    out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
+    return decision.kind === 'forward' ? 0 : 2;
+  } finally {
+    config.close();
+  }
+}
+
+interface Report {
+  request: { method: string; target: string; host: string | undefined };
+  path: string | null;
+  routes: { name: string; match: string; outcome: string }[];
+  steps: Trace;
+  checks: string[];
+  forward?: { upstream: string; url: string; headers: Record<string, string> };
+  decision: { allowed: boolean; status: number | null; code: string | null; message: string };
+}
+
+function buildReport(
+  config: CompiledConfig,
+  method: string,
+  target: string,
+  headers: IncomingHttpHeaders,
+  decision: Decision,
+  trace: Trace,
+  client: string,
+  claimsOnly: boolean,
+): Report {
+  const normalized = normalizeTarget(target);
+  const path = normalized.ok ? normalized.path : null;
+  const chosen = decision.kind === 'forward' ? decision.route : decision.route;
+  const report: Report = {
+    request: { method, target, host: headers.host },
+    path,
+    routes: path === null ? [] : config.router.routes.map((r) => ({ name: r.name, match: describeMatch(r), outcome: routeOutcome(config, r, chosen, method, headers.host, path) })),
+    steps: trace,
+    checks: decision.identity ? identityChecks(decision.identity, claimsOnly) : [],
+    decision:
+      decision.kind === 'forward'
+        ? { allowed: true, status: null, code: null, message: `forwarded to upstream "${decision.route.upstream.name}"` }
+        : { allowed: false, status: decision.status, code: decision.code, message: decision.message },
+  };
+  if (decision.kind === 'forward') {
+    const forwarded: IncomingHttpHeaders = { ...headers };
+    rewriteRequestHeaders(forwarded, config.forward, decision.identity, {
+      requestId: typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : '(generated per request)',
+      remoteAddress: client,
+      host: headers.host,
+      encrypted: false,
+      upgrade: false,
+    });
+    const upstream = decision.route.upstream.targets[0]!;
+    const base = new URL(upstream.url);
+    const url = `${base.origin}${base.pathname.replace(/\/$/, '')}${decision.upstreamPath}`;
+    report.forward = {
+      upstream: decision.route.upstream.name,
+      url: decision.route.upstream.targets.length > 1 ? `${url} (round robin over ${decision.route.upstream.targets.length} targets)` : url,
+      headers: Object.fromEntries(Object.entries(forwarded).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, redactHeader(k, String(v))])),
+    };
+  }
+  return report;
+}
+
+function describeMatch(route: Route): string {
+  const methods = route.methods ? [...route.methods].filter((m) => m !== 'HEAD' || !route.methods!.has('GET')).join(',') + ' ' : '';
+  const host = route.host ? ` host ${route.host.source}` : '';
+  return `${methods}${route.pattern.kind === 'exact' ? 'path' : 'prefix'} ${route.pattern.source}${host}`;
+}
+
+function routeOutcome(config: CompiledConfig, route: Route, chosen: Route | undefined, method: string, host: string | undefined, path: string): string {
+  if (chosen !== undefined && route.index > chosen.index) return 'not considered (an earlier route matched)';
+  if (route === chosen) return 'matched';
+  const key = config.settings.caseInsensitivePaths ? path.toLowerCase() : path;
+  const segments = key.slice(1).split('/');
+  if (!route.pattern.matches(key, () => segments)) return 'path does not match';
+  if (route.host !== null && !route.host.matches(canonicalHost(host))) return `host is not ${route.host.source}`;
+  if (route.methods !== null && !route.methods.has(method)) return `method ${method} not in ${[...route.methods].join(', ')}`;
+  return 'matched';
+}
+
+function identityChecks(identity: Identity, claimsOnly: boolean): string[] {
+  const claims = identity.claims;
+  const options = identity.provider.verifyOptions;
+  const checks = [claimsOnly ? 'signature: not checked (--claims)' : `signature: valid (${identity.provider.keys.kind})`];
+  const expIn = Math.round(((claims.exp ?? 0) * 1000 - Date.now()) / 1000);
+  checks.push(`exp: ${new Date((claims.exp ?? 0) * 1000).toISOString()} (in ${expIn}s)`);
+  if (claims.nbf !== undefined) checks.push(`nbf: ${new Date(claims.nbf * 1000).toISOString()}`);
+  checks.push(options.issuer !== undefined ? `iss: ${String(claims.iss)} (required)` : 'iss: not checked (provider has no issuer)');
+  checks.push(options.audience !== undefined ? `aud: ${JSON.stringify(claims.aud)} (one of ${[options.audience].flat().join(', ')} required)` : 'aud: not checked');
+  checks.push(`roles: ${identity.roles.join(', ') || '(none)'}`);
+  checks.push(`scopes: ${identity.scopes.join(' ') || '(none)'}`);
+  return checks;
+}
+
+function render(report: Report): string {
+  const lines: string[] = [];
+  const row = (label: string, text: string) => lines.push(`${label.padEnd(11)}${text}`);
+  const more = (text: string) => lines.push(`${' '.repeat(11)}${text}`);
+  row('request', `${report.request.method} ${report.request.target}${report.request.host ? `  (Host: ${report.request.host})` : ''}`);
+  for (const step of report.steps) {
+    row(step.stage, `${step.outcome.padEnd(5)} ${step.detail}`);
+    if (step.stage === 'route') {
+      for (const r of report.routes) more(`  ${r.name.padEnd(16)} ${r.match.padEnd(36)} ${r.outcome}`);
+    }
+    if (step.stage === 'verify' && step.outcome === 'pass') for (const c of report.checks) more(`  ${c}`);
+  }
+  if (report.forward) {
+    row('forward', report.forward.url);
+    for (const [name, value] of Object.entries(report.forward.headers)) more(`  ${name}: ${value}`);
+  }
+  const d = report.decision;
+  row('decision', d.allowed ? `ALLOW: ${d.message}` : `DENY ${d.status} ${d.code}: ${d.message}`);
+  return lines.join('\n') + '\n';
+}
+
+function splitUrl(url: string): { host: string | undefined; target: string } {
+  const absolute = /^https?:\/\/([^/?#]*)(.*)$/i.exec(url);
+  if (absolute) return { host: absolute[1] || undefined, target: absolute[2] || '/' };
+  if (!url.startsWith('/')) throw new UsageError(`${url}: give a URL (http://host/path) or a path starting with /`);
+  return { host: undefined, target: url };
+}
+
+function headersFrom(list: readonly string[], host: string | undefined): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = {};
+  for (const line of list) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new UsageError(`-H ${line}: expected 'Name: value'`);
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  if (headers.host === undefined && host !== undefined) headers.host = host;
+  return headers;
+}
+
+function parseClaims(text: string): JWTPayload {
+  let claims: unknown;
+  try {
+    claims = JSON.parse(text);
+  } catch {
+    throw new UsageError('--claims: expected a JSON object, e.g. \'{"sub":"alice","roles":["admin"],"exp":9999999999}\'');
+  }
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) throw new UsageError('--claims: expected a JSON object');
+  return claims as JWTPayload;
+}
+
+async function fetchKeys(config: CompiledConfig): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(config.verifier.providers.all.map((p) => p.keys.whenSettled())),
+    new Promise((resolve) => (timer = setTimeout(resolve, KEYS_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
+/** The explain output may be pasted into tickets: never print a credential. */
+function redactHeader(name: string, value: string): string {
+  if (name === 'authorization') return value.replace(/^(\w+)\s+.*$/, '$1 [redacted]');
+  if (name === 'cookie') return '[redacted]';
+  return value;
+}

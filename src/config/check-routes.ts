@@ -1,0 +1,116 @@
+// Route and forwarding rules beyond the schema: references that resolve, paths that are already in the
+// form requests are matched in, and requirements that make sense for the route's auth mode.
+import { normalizeTarget } from '../routing/normalize.ts';
+import { RESERVED_HEADERS } from '../proxy/headers.ts';
+import { parseCidr } from '../proxy/trust.ts';
+import type { ConfigProblem } from './problems.ts';
+import type { GatewayConfig, RouteConfig } from './schema.ts';
+import { problemAt, type ConfigSource } from './source.ts';
+import { didYouMean } from './suggest.ts';
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
+const PARAMETER = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function checkRoutes(config: GatewayConfig, source: ConfigSource): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const upstreamNames = Object.keys(config.upstreams);
+  const providerNames = (config.providers ?? []).map((p) => p.name);
+  const seen = new Map<string, number>();
+
+  config.routes.forEach((route, i) => {
+    const at = (key: (string | number)[], code: string, message: string) =>
+      problems.push(problemAt(source, ['routes', i, ...key], code, message));
+
+    const first = seen.get(route.name);
+    if (first !== undefined) at(['name'], 'duplicate_route', `route "${route.name}" is already defined at routes[${first}]; route names must be unique`);
+    else seen.set(route.name, i);
+
+    if ((route.path === undefined) === (route.prefix === undefined)) {
+      at([], 'route_path', route.path === undefined ? 'give the route a path (exact) or a prefix' : 'give either path or prefix, not both');
+    }
+    for (const key of ['path', 'prefix'] as const) {
+      const value = route[key];
+      if (value !== undefined) checkPattern(value, (code, message) => at([key], code, message));
+    }
+    if (route.strip_prefix === true && route.prefix === undefined) {
+      at(['strip_prefix'], 'strip_without_prefix', 'strip_prefix needs a prefix to strip');
+    }
+    if (route.host !== undefined && !HOST_PATTERN.test(route.host)) {
+      at(['host'], 'bad_host', 'expected a host name like api.example.com or *.example.com');
+    }
+    if (!upstreamNames.includes(route.upstream)) {
+      at(['upstream'], 'unknown_upstream', `unknown upstream "${route.upstream}"${didYouMean(route.upstream, upstreamNames)}; define it under upstreams`);
+    }
+    route.providers?.forEach((name, j) => {
+      if (!providerNames.includes(name)) {
+        at(['providers', j], 'unknown_provider', `unknown provider "${name}"${didYouMean(name, providerNames)}; define it under providers`);
+      }
+    });
+    checkRequirements(route, providerNames.length, at);
+  });
+
+  checkForward(config, source, problems);
+  checkTrustProxy(config, source, problems);
+  return problems;
+}
+
+function checkPattern(value: string, report: (code: string, message: string) => void): void {
+  if (!value.startsWith('/')) return report('bad_path', 'a path starts with "/"');
+  const segments = value.split('/').slice(1);
+  const bad = segments.find((s) => s.includes(':') && !PARAMETER.test(s));
+  if (bad !== undefined) return report('bad_path', `"${bad}": a parameter is a whole segment like ":id"`);
+  const normalized = normalizeTarget(value);
+  if (!normalized.ok || normalized.query !== '') return report('bad_path', `not a usable path: ${normalized.ok ? 'it has a query' : normalized.message}`);
+  if (normalized.path !== value && normalized.path + '/' !== value) {
+    report('bad_path', `requests are matched in normalized form; write ${normalized.path}`);
+  }
+}
+
+function checkRequirements(
+  route: RouteConfig,
+  providerCount: number,
+  at: (key: (string | number)[], code: string, message: string) => void,
+): void {
+  const auth = route.auth ?? 'required';
+  const demands = (['roles', 'all_roles', 'scopes'] as const).filter((k) => route[k] !== undefined);
+  if (auth === 'public') {
+    for (const key of [...demands, ...(route.providers ? (['providers'] as const) : [])]) {
+      at([key], 'public_with_requirements', `a public route reads no token, so ${key} would never be checked; remove it or set auth: required`);
+    }
+  } else if (auth === 'optional') {
+    for (const key of demands) {
+      at([key], 'optional_with_requirements', `an optional route lets callers without a token through, so ${key} can not be enforced; set auth: required`);
+    }
+  }
+  if (auth !== 'public' && providerCount === 0) {
+    at(['auth'], 'no_providers', 'this route needs tokens but no providers are configured; add one under providers or set auth: public');
+  }
+}
+
+function checkForward(config: GatewayConfig, source: ConfigSource, problems: ConfigProblem[]): void {
+  const seen = new Map<string, string>();
+  for (const [name, claim] of Object.entries(config.forward?.headers ?? {})) {
+    const at = (code: string, message: string, severity: 'error' | 'warning' = 'error') =>
+      problems.push(problemAt(source, ['forward', 'headers', name], code, message, severity, true));
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) at('bad_header_name', `"${name}" is not a valid header name`);
+    else if (RESERVED_HEADERS.has(lower)) at('reserved_header', `${name} is managed by the gateway or by HTTP itself and can not carry a claim`);
+    else if (seen.has(lower)) at('duplicate_header', `${name} is already mapped as ${seen.get(lower)}; header names ignore case`);
+    else if (name.includes('_')) at('underscore_header', `${name}: many proxies drop headers with underscores; prefer dashes`, 'warning');
+    seen.set(lower, name);
+    if (claim.split('.').some((part) => part === '')) {
+      problems.push(problemAt(source, ['forward', 'headers', name], 'bad_claim_path', 'a claim path is names separated by single dots, like realm_access.roles'));
+    }
+  }
+}
+
+function checkTrustProxy(config: GatewayConfig, source: ConfigSource, problems: ConfigProblem[]): void {
+  const trust = config.server?.trust_proxy;
+  if (!Array.isArray(trust)) return;
+  trust.forEach((cidr, i) => {
+    if (parseCidr(cidr) === undefined) {
+      problems.push(problemAt(source, ['server', 'trust_proxy', i], 'bad_cidr', `"${cidr}" is not an address or CIDR like 10.0.0.0/8`));
+    }
+  });
+}

@@ -1,0 +1,89 @@
+// Loading gateway.yaml: read, parse (keeping positions), substitute ${VAR}, check the shape, check the
+// rules, collect warnings. Everything validate reports, startup and reload enforce.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkProviders, type ProviderKeys } from './check-providers.ts';
+import { checkRoutes } from './check-routes.ts';
+import { interpolate } from './interpolate.ts';
+import { ConfigError, hasErrors, type ConfigProblem } from './problems.ts';
+import type { GatewayConfig } from './schema.ts';
+import { checkShape } from './shape-check.ts';
+import { parseSource, type ConfigSource } from './source.ts';
+import { findWarnings } from './warnings.ts';
+
+export interface LoadedConfig {
+  /** The file as named by the user, for messages. */
+  readonly file: string;
+  /** Key files are relative to this directory. */
+  readonly baseDir: string;
+  readonly source: ConfigSource;
+  readonly config: GatewayConfig;
+  /** Key paths ("providers.0.secret") whose value is a ${VAR:-default} fallback. */
+  readonly defaulted: ReadonlySet<string>;
+  readonly providerKeys: ReadonlyMap<string, ProviderKeys>;
+  /** Warnings only: a config with errors is never loaded. */
+  readonly warnings: readonly ConfigProblem[];
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly loaded: LoadedConfig; readonly problems: readonly ConfigProblem[] }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+export function loadConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const { source, problems: syntax } = parseSource(file, text);
+  if (hasErrors(syntax)) return { ok: false, problems: syntax };
+
+  const interpolated = interpolate(source.document.toJS({ maxAliasCount: 100 }), source, env);
+  const shape = checkShape(interpolated.value, source);
+  const problems = [...interpolated.problems, ...shape.problems];
+  // A config with shape errors is still checked for the rest, so one run lists every error.
+  const checkable = shape.config ?? shape.repaired;
+  if (!checkable) return { ok: false, problems: sortByPosition(problems) };
+
+  const baseDir = path.dirname(path.resolve(file));
+  const providers = checkProviders(checkable, source, baseDir);
+  problems.push(...providers.problems, ...checkRoutes(checkable, source));
+  if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source));
+  if (hasErrors(problems) || !shape.config) return { ok: false, problems: sortByPosition(problems) };
+
+  const sorted = sortByPosition(problems);
+  return {
+    ok: true,
+    problems: sorted,
+    loaded: {
+      file,
+      baseDir,
+      source,
+      config: shape.config,
+      defaulted: interpolated.defaulted,
+      providerKeys: providers.keys,
+      warnings: sorted,
+    },
+  };
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file; pass --config FILE or set PORTCULLIS_CONFIG' : `can not be read (${code ?? 'error'})`;
+    return {
+      ok: false,
+      problems: [{ severity: 'error', code: 'config_unreadable', file, line: 1, col: 1, path: '(file)', message: reason }],
+    };
+  }
+  return loadConfigText(file, text, env);
+}
+
+/** Load or throw a ConfigError carrying every problem. */
+export function loadConfigOrThrow(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const result = loadConfigFile(file, env);
+  if (!result.ok) throw new ConfigError(result.problems);
+  return result.loaded;
+}
+
+function sortByPosition(problems: ConfigProblem[]): ConfigProblem[] {
+  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
+}

@@ -1,0 +1,178 @@
+// The single source of truth for gateway.yaml: the validator, the TypeScript types and the JSON Schema
+// (gateway.schema.json, for editors) all come from the definitions below.
+import { z } from 'zod';
+import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'expected a duration with a unit, like 250ms, 30s, 5m or 1h');
+
+const size = z.union([
+  z.number().int().positive(),
+  z.string().regex(SIZE_PATTERN, 'expected a size like 8kb, 1mb or a number of bytes'),
+]);
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'names use letters, digits, "_", "." and "-"');
+
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected an http:// or https:// URL without query or fragment');
+
+const stringList = z.array(nonEmpty);
+
+/** Every JWS algorithm jose can verify; "none" is deliberately absent (RFC 8725 §3.1). */
+export const ALGORITHMS = [
+  'HS256', 'HS384', 'HS512',
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA', 'Ed25519',
+] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+export const DEFAULTS = {
+  host: '0.0.0.0',
+  port: 8080,
+  admin_port: 9901,
+  timeout: '30s',
+  shutdown_timeout: '10s',
+  headers_timeout: '10s',
+  request_timeout: '5m',
+  keep_alive_timeout: '5s',
+  max_header_size: '16kb',
+  max_token_size: '8kb',
+  token_cache_size: 10_000,
+  workers: 1,
+  clock_tolerance: '30s',
+  roles_claim: 'roles',
+  jwks_refresh: '10m',
+  jwks_cooldown: '30s',
+  auth: 'required',
+  authorization: 'keep',
+  log_level: 'info',
+} as const;
+
+const server = z
+  .strictObject({
+    host: nonEmpty.optional().describe(`Address to listen on (default ${DEFAULTS.host}).`),
+    port: z.number().int().min(0).max(65535).optional().describe(`Gateway port (default ${DEFAULTS.port}; 0 picks a free one).`),
+    admin_port: z.number().int().min(0).max(65535).optional()
+      .describe(`Port of /healthz, /readyz and /metrics (default ${DEFAULTS.admin_port}).`),
+    admin_host: nonEmpty.optional().describe('Address of the admin listener (default: server.host).'),
+    trust_proxy: z.union([z.boolean(), z.array(nonEmpty)]).optional()
+      .describe('Whose X-Forwarded-* headers to keep: true (everyone), false (nobody, default) or a list of CIDRs.'),
+    timeout: duration.optional().describe(`Default upstream timeout (default ${DEFAULTS.timeout}).`),
+    shutdown_timeout: duration.optional()
+      .describe(`How long SIGTERM waits for in-flight requests (default ${DEFAULTS.shutdown_timeout}).`),
+    headers_timeout: duration.optional()
+      .describe(`A client must send its request headers within this (default ${DEFAULTS.headers_timeout}).`),
+    request_timeout: duration.optional()
+      .describe(`A client must send its whole request within this (default ${DEFAULTS.request_timeout}).`),
+    keep_alive_timeout: duration.optional()
+      .describe(`Idle client connections are closed after this (default ${DEFAULTS.keep_alive_timeout}).`),
+    max_header_size: size.optional().describe(`Larger request headers get 431 (default ${DEFAULTS.max_header_size}).`),
+    max_token_size: size.optional().describe(`Larger bearer tokens get 401 (default ${DEFAULTS.max_token_size}).`),
+    token_cache_size: z.number().int().min(0).optional()
+      .describe(`Verified tokens remembered (default ${DEFAULTS.token_cache_size}; 0 disables the cache).`),
+    case_insensitive_paths: z.boolean().optional()
+      .describe('Match routes ignoring letter case, for upstreams that ignore case (default false).'),
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).optional()
+      .describe('Processes serving the port: a number, or auto for one per core (default 1).'),
+    access_log: z.boolean().optional().describe('One JSON line per request (default true).'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional()
+      .describe(`Log level (default ${DEFAULTS.log_level}).`),
+  })
+  .describe('Listener, timeouts and limits.');
+
+const provider = z
+  .strictObject({
+    name: name.describe('Name used by routes (providers: [...]) and the token command.'),
+    issuer: nonEmpty.optional().describe('When set, the token\'s iss must equal it; tokens are routed to the provider by iss.'),
+    audience: z.union([nonEmpty, z.array(nonEmpty).min(1)]).optional()
+      .describe('When set, the token\'s aud must contain one of these.'),
+    secret: nonEmpty.optional().describe('HMAC secret (HS256/384/512). Use ${VAR} rather than writing it here.'),
+    public_key_file: nonEmpty.optional().describe('PEM public key or certificate, relative to gateway.yaml.'),
+    signing_key_file: nonEmpty.optional()
+      .describe('PEM private key the token command signs with; the gateway verifies with its public half.'),
+    jwks_uri: httpUrl.optional().describe('JWKS URL; keys are cached and refreshed.'),
+    discovery: z.boolean().optional().describe('Read jwks_uri from {issuer}/.well-known/openid-configuration.'),
+    roles_claim: nonEmpty.optional()
+      .describe(`Dotted claim path of the roles (default "${DEFAULTS.roles_claim}"); an array or a space/comma separated string.`),
+    algorithms: z.array(z.enum(ALGORITHMS, { message: `expected one of ${ALGORITHMS.join(', ')} ("none" is never allowed)` })).min(1).optional()
+      .describe('Accepted algorithms; the default follows the key type.'),
+    clock_tolerance: duration.optional().describe(`Leeway for exp and nbf (default ${DEFAULTS.clock_tolerance}).`),
+    typ: nonEmpty.optional().describe('Required JWT typ header, e.g. at+jwt (RFC 9068).'),
+    jwks_refresh: duration.optional().describe(`How often JWKS keys are refetched (default ${DEFAULTS.jwks_refresh}).`),
+    jwks_cooldown: duration.optional()
+      .describe(`Least time between refetches caused by unknown kids (default ${DEFAULTS.jwks_cooldown}).`),
+  })
+  .describe('A token issuer the gateway trusts.');
+
+const forward = z
+  .strictObject({
+    headers: z.record(nonEmpty, nonEmpty).optional()
+      .describe('Header -> claim path set from the verified token; "roles" and "scopes" are the normalized lists.'),
+    authorization: z.enum(['keep', 'strip']).optional()
+      .describe(`Whether the Authorization header reaches upstreams (default ${DEFAULTS.authorization}).`),
+  })
+  .describe('What upstreams receive about the caller.');
+
+const upstreamObject = z.strictObject({
+  targets: z.array(httpUrl).min(1).describe('Upstream URLs, used round robin.'),
+  timeout: duration.optional().describe('Upstream timeout (default: server.timeout).'),
+  preserve_host: z.boolean().optional()
+    .describe('Forward the client\'s Host header (default true); false sends the target\'s host.'),
+});
+const upstream = z.union([httpUrl, upstreamObject]).describe('One URL, or targets with options.');
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
+
+const route = z
+  .strictObject({
+    name: name.describe('Unique route name; it appears in logs, metrics and explain.'),
+    path: nonEmpty.optional().describe('Exact path; ":name" matches one segment.'),
+    prefix: nonEmpty.optional().describe('Path prefix, segment-aware: /api matches /api and /api/x, never /apix.'),
+    methods: z.array(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method like GET')).min(1).optional()
+      .describe('Methods matched (default all); HEAD goes where GET goes.'),
+    host: nonEmpty.optional().describe('Host to match; "*.example.com" allowed.'),
+    upstream: name.describe('Name of an entry under upstreams.'),
+    auth: z.enum(['public', 'optional', 'required']).optional()
+      .describe(`public: no token read; optional: a token is verified when present; required (default).`),
+    roles: stringList.min(1).optional().describe('Any one of these roles.'),
+    all_roles: stringList.min(1).optional().describe('Every one of these roles.'),
+    scopes: stringList.min(1).optional().describe('Every one of these scopes (from scope or scp).'),
+    providers: z.array(name).min(1).optional().describe('Accept only these providers\' tokens.'),
+    strip_prefix: z.boolean().optional().describe('Remove the prefix before forwarding.'),
+    timeout: duration.optional().describe('Upstream timeout for this route (default: the upstream\'s).'),
+    max_body: size.optional().describe('Larger request bodies get 413.'),
+  })
+  .describe('First match in file order wins.');
+
+export const gatewaySchema = z
+  .strictObject({
+    server: server.optional(),
+    providers: z.array(provider).optional(),
+    forward: forward.optional(),
+    upstreams: z.record(name, upstream),
+    routes: z.array(route).min(1, 'declare at least one route'),
+  })
+  .describe('Portcullis gateway configuration');
+
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type ServerConfig = z.infer<typeof server>;
+export type ProviderConfig = z.infer<typeof provider>;
+export type RouteConfig = z.infer<typeof route>;
+export type UpstreamConfig = z.infer<typeof upstream>;
+
+/** The JSON Schema committed as gateway.schema.json. */
+export function gatewayJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(gatewaySchema, { io: 'input', unrepresentable: 'any' }),
+    $id: 'https://github.com/portcullis/portcullis/gateway.schema.json',
+    title: 'gateway.yaml',
+  };
+}

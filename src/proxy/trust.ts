@@ -1,0 +1,38 @@
+// trust_proxy: whose X-Forwarded-* headers are kept. Everyone else's are replaced by what the gateway saw.
+import { BlockList, isIP } from 'node:net';
+
+export interface TrustPolicy {
+  trusts(address: string): boolean;
+}
+
+export const TRUST_NOBODY: TrustPolicy = { trusts: () => false };
+export const TRUST_EVERYONE: TrustPolicy = { trusts: () => true };
+
+/** "10.0.0.0/8", "2001:db8::/32" or a single address. Returns undefined when the text is not one. */
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', prefixText] = text.trim().split('/');
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+    return undefined;
+  }
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+export function trustPolicy(setting: boolean | readonly string[]): TrustPolicy {
+  if (setting === true) return TRUST_EVERYONE;
+  if (setting === false || setting.length === 0) return TRUST_NOBODY;
+  const list = new BlockList();
+  for (const text of setting) {
+    const cidr = parseCidr(text);
+    if (cidr) list.addSubnet(cidr.address, cidr.prefix, cidr.family);
+  }
+  return {
+    trusts: (address) => {
+      const version = isIP(address);
+      return version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    },
+  };
+}

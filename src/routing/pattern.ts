@@ -1,0 +1,58 @@
+// Compiled path patterns: `path` (exact, ":name" for one segment) and `prefix` (segment-aware). Literal
+// patterns compare strings; only patterns with parameters look at segments.
+
+export interface PathPattern {
+  readonly source: string;
+  readonly kind: 'exact' | 'prefix';
+  /** Segments; null for a parameter. */
+  readonly segments: readonly (string | null)[];
+  matches(path: string, segments: () => readonly string[]): boolean;
+  /** The path left after removing the prefix this pattern matched (strip_prefix). */
+  strip(path: string): string;
+}
+
+export function compilePattern(source: string, kind: 'exact' | 'prefix', caseInsensitive: boolean): PathPattern {
+  const text = caseInsensitive ? source.toLowerCase() : source;
+  const trimmed = kind === 'prefix' && text.length > 1 && text.endsWith('/') ? text.slice(0, -1) : text;
+  const segments = trimmed === '/' ? [] : trimmed.slice(1).split('/').map((s) => (s.startsWith(':') ? null : s));
+  const literal = !segments.includes(null);
+
+  let matches: PathPattern['matches'];
+  if (kind === 'exact' && literal) {
+    matches = (path) => path === trimmed;
+  } else if (kind === 'prefix' && literal) {
+    const withSlash = trimmed === '/' ? '/' : trimmed + '/';
+    matches = (path) => path === trimmed || path.startsWith(withSlash) || trimmed === '/';
+  } else {
+    matches = (_path, split) => {
+      const actual = split();
+      if (kind === 'exact' ? actual.length !== segments.length : actual.length < segments.length) return false;
+      for (let i = 0; i < segments.length; i++) {
+        const expected = segments[i];
+        if (expected === null ? actual[i] === '' : expected !== actual[i]) return false;
+      }
+      return true;
+    };
+  }
+
+  const strip = (path: string): string => {
+    if (kind !== 'prefix' || segments.length === 0) return path;
+    // Remove as many segments as the prefix has; what is left keeps its leading "/".
+    let index = 0;
+    for (let n = 0; n < segments.length; n++) {
+      index = path.indexOf('/', index + 1);
+      if (index === -1) return '/';
+    }
+    return path.slice(index);
+  };
+
+  return { source, kind, segments, matches, strip };
+}
+
+/** True when every path `inner` matches is also matched by `outer` (for shadowing warnings). */
+export function patternCovers(outer: PathPattern, inner: PathPattern): boolean {
+  if (outer.kind === 'exact' && inner.kind === 'prefix') return false;
+  if (outer.kind === 'exact' && outer.segments.length !== inner.segments.length) return false;
+  if (outer.segments.length > inner.segments.length) return false;
+  return outer.segments.every((segment, i) => segment === null || segment === inner.segments[i]);
+}

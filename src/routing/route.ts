@@ -1,0 +1,24 @@
+// A route as the runtime sees it: compiled once from gateway.yaml.
+import type { Requirement } from '../auth/requirement.ts';
+import type { UpstreamPool } from '../proxy/upstream.ts';
+import type { HostPattern } from './host.ts';
+import type { PathPattern } from './pattern.ts';
+
+export type AuthMode = 'public' | 'optional' | 'required';
+
+export interface Route {
+  readonly name: string;
+  /** Position in the file: first match wins. */
+  readonly index: number;
+  readonly pattern: PathPattern;
+  /** Upper-case methods, HEAD included wherever GET is; null matches every method. */
+  readonly methods: ReadonlySet<string> | null;
+  readonly host: HostPattern | null;
+  readonly auth: AuthMode;
+  readonly requirement: Requirement;
+  readonly upstream: UpstreamPool;
+  readonly stripPrefix: boolean;
+  readonly timeoutMs: number;
+  /** Largest request body in bytes, or null for no limit. */
+  readonly maxBody: number | null;
+}

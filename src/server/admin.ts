@@ -1,0 +1,39 @@
+// The admin listener: /healthz (the process answers), /readyz (it should get traffic), /metrics
+// (Prometheus). Kept off the gateway port so that routes can never expose or shadow it.
+import http from 'node:http';
+import type { Readiness } from './readiness.ts';
+
+export interface AdminSources {
+  readiness(): Readiness | Promise<Readiness>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createAdminServer(sources: AdminSources): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method_not_allowed', message: 'use GET' });
+    if (path === '/healthz') return json(200, { status: 'ok' });
+    if (path === '/readyz') {
+      void Promise.resolve(sources.readiness()).then(
+        (r) => json(r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons }),
+        () => json(503, { status: 'not_ready', reasons: ['readiness could not be determined'] }),
+      );
+      return;
+    }
+    if (path === '/metrics') {
+      void sources.metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        () => json(500, { error: 'metrics_failed', message: 'metrics could not be collected' }),
+      );
+      return;
+    }
+    json(404, { error: 'not_found', message: 'admin endpoints: /healthz, /readyz, /metrics' });
+  });
+}

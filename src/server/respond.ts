@@ -1,0 +1,62 @@
+// The one place errors become responses: a JSON body {error, message, request_id}, the RFC 6750
+// challenge on 401/403, Allow on 405. Nothing about the gateway's insides goes out.
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Denial } from '../pipeline/decision.ts';
+
+const REALM = 'portcullis';
+
+export interface ErrorReply {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export function errorReply(requestId: string, denial: Pick<Denial, 'status' | 'code' | 'message' | 'challenge' | 'allow'>): ErrorReply {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  };
+  if (denial.challenge !== undefined) headers['www-authenticate'] = challenge(denial);
+  if (denial.allow !== undefined) headers.allow = denial.allow.join(', ');
+  const body = JSON.stringify({ error: denial.code, message: denial.message, request_id: requestId });
+  headers['content-length'] = String(Buffer.byteLength(body));
+  return { status: denial.status, code: denial.code, message: denial.message, headers, body };
+}
+
+/** Bearer realm="portcullis"[, error="...", error_description="..."][, scope="..."] (RFC 6750 §3). */
+function challenge(denial: Pick<Denial, 'message' | 'challenge'>): string {
+  let value = `Bearer realm="${REALM}"`;
+  const error = denial.challenge?.error;
+  if (error !== undefined) value += `, error="${error}", error_description="${quoted(denial.message)}"`;
+  if (denial.challenge?.scope !== undefined) value += `, scope="${quoted(denial.challenge.scope)}"`;
+  return value;
+}
+
+/** Inside a quoted-string, RFC 6750 allows %x20-21 / %x23-5B / %x5D-7E only. */
+function quoted(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '');
+}
+
+export function sendReply(res: ServerResponse, reply: ErrorReply): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
+}
+
+/** For connections that are not (or no longer) an HTTP response: WebSocket handshakes, parse errors. */
+export function writeRawReply(socket: Duplex, reply: ErrorReply): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`;
+  socket.end(`${head}\r\n${reply.body}`);
+}

@@ -1,0 +1,218 @@
+// A running gateway: the gateway and admin listeners, the config in force and its reloads, and a
+// graceful close. The CLI, the cluster workers and the end-to-end tests all start it through here.
+import http from 'node:http';
+import { compileConfig, type CompiledConfig } from '../config/compile.ts';
+import { loadConfigFile, loadConfigOrThrow } from '../config/load.ts';
+import { formatProblem } from '../config/problems.ts';
+import { createAdminServer } from './admin.ts';
+import { ConfigHolder } from './config-holder.ts';
+import { Gateway } from './gateway.ts';
+import { handleClientError } from './client-error.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { readinessOf, type Readiness } from './readiness.ts';
+import { watchConfig, type ConfigWatcher } from './watch.ts';
+import type { Settings } from '../config/settings.ts';
+
+export interface StartOptions {
+  readonly configFile: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Defaults to JSON lines on stdout at the config's log level. */
+  readonly logger?: Logger;
+  /** Reload when the file changes (default true). SIGHUP is wired by the CLI. */
+  readonly watch?: boolean;
+  /** Serve /healthz, /readyz, /metrics on server.admin_port (default true; cluster workers leave it to the primary). */
+  readonly admin?: boolean;
+  /** Override server.port / server.admin_port (the CLI's --port, the tests' 0). */
+  readonly port?: number;
+  readonly adminPort?: number;
+}
+
+export interface RunningGateway {
+  readonly port: number;
+  readonly adminPort: number | undefined;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly holder: ConfigHolder;
+  readiness(): Readiness;
+  /** Re-read the config file; false (and the old config kept) when it is invalid. */
+  reload(trigger?: string): Promise<boolean>;
+  /** Stop accepting, let in-flight requests finish (up to shutdown_timeout), then close everything. */
+  close(): Promise<void>;
+}
+
+/** Time a reload waits for a new JWKS provider's first keys before switching over anyway. */
+const NEW_KEYS_WAIT_MS = 5000;
+
+export async function startGateway(options: StartOptions): Promise<RunningGateway> {
+  const env = options.env ?? process.env;
+  const loaded = loadConfigOrThrow(options.configFile, env);
+  const initialLevel = loaded.config.server?.log_level ?? 'info';
+  const logger = options.logger ?? createLogger(initialLevel);
+  let holder: ConfigHolder | undefined;
+  const metrics = new GatewayMetrics({ tokenCache: () => holder!.current.verifier.cache });
+  const jwksEvents = {
+    onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }) {
+      metrics.jwksFetch(provider, outcome.ok);
+      if (outcome.ok) {
+        if (outcome.changed) logger.info({ provider, keys: outcome.keys }, 'provider keys loaded');
+      } else logger.warn({ provider, error: outcome.error }, 'fetching provider keys failed; retrying');
+    },
+  };
+
+  const first = await compileConfig(loaded, { jwksEvents });
+  const settings = withOverrides(first.settings, options);
+  holder = new ConfigHolder(first);
+  announceConfig(logger, first);
+
+  const gateway = new Gateway({ holder, logger, metrics });
+  const server = http.createServer(serverOptions(settings), gateway.handle);
+  server.on('upgrade', gateway.handleUpgrade);
+  server.on('clientError', (err, socket) => handleClientError(err, socket, logger));
+  await listen(server, settings.port, settings.host);
+  const port = (server.address() as { port: number }).port;
+
+  let draining = false;
+  const readiness = () => readinessOf(holder!.current, draining);
+  let admin: http.Server | undefined;
+  let adminPort: number | undefined;
+  if (options.admin !== false) {
+    admin = createAdminServer({
+      readiness,
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    });
+    await listen(admin, settings.adminPort, settings.adminHost);
+    adminPort = (admin.address() as { port: number }).port;
+  }
+  first.verifier.providers.start();
+
+  let reloading = Promise.resolve(true);
+  const reload = (trigger = 'manual'): Promise<boolean> => {
+    reloading = reloading.then(() => reloadOnce(trigger));
+    return reloading;
+  };
+  const reloadOnce = async (trigger: string): Promise<boolean> => {
+    const result = loadConfigFile(options.configFile, env);
+    if (!result.ok) {
+      metrics.reload(false);
+      logger.error({ trigger, problems: result.problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
+      return false;
+    }
+    let next: CompiledConfig;
+    try {
+      next = await compileConfig(result.loaded, { jwksEvents, previous: holder!.current });
+    } catch (err) {
+      metrics.reload(false);
+      logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
+      return false;
+    }
+    await firstKeys(next, NEW_KEYS_WAIT_MS);
+    warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
+    applyClientTimeouts(server, next.settings);
+    logger.level = result.loaded.config.server?.log_level ?? 'info';
+    holder!.replace(next);
+    metrics.reload(true);
+    announceConfig(logger, next, trigger);
+    return true;
+  };
+
+  const watcher: ConfigWatcher | undefined =
+    options.watch === false ? undefined : watchConfig(options.configFile, () => void reload('file changed'));
+
+  logger.info({ port, admin_port: adminPort, host: settings.host, config: options.configFile }, 'portcullis listening');
+
+  const close = async (): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    watcher?.close();
+    const deadline = holder!.current.settings.shutdownTimeoutMs;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const drainTimer = setInterval(() => server.closeIdleConnections(), 100);
+    const timer = setTimeout(() => server.closeAllConnections(), deadline);
+    await closed;
+    clearInterval(drainTimer);
+    clearTimeout(timer);
+    gateway.close();
+    holder!.close();
+    if (admin) {
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin!.close(() => resolve()));
+    }
+    logger.info({ port }, 'portcullis stopped');
+    logger.flush?.();
+  };
+
+  return { port, adminPort, logger, metrics, holder, readiness, reload, close };
+}
+
+function withOverrides(settings: Settings, options: StartOptions): Settings {
+  return {
+    ...settings,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
+  };
+}
+
+function serverOptions(settings: Settings): http.ServerOptions {
+  return {
+    // Never the lenient parser: it is what request smuggling needs (CL+TE, obs-fold, bare LF).
+    insecureHTTPParser: false,
+    maxHeaderSize: settings.maxHeaderBytes,
+    requestTimeout: settings.requestTimeoutMs,
+    headersTimeout: settings.headersTimeoutMs,
+    keepAliveTimeout: settings.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(settings.headersTimeoutMs / 4))),
+    requireHostHeader: true,
+    noDelay: true,
+  };
+}
+
+function applyClientTimeouts(server: http.Server, settings: Settings): void {
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function firstKeys(config: CompiledConfig, waitMs: number): Promise<void> {
+  const pending = config.verifier.providers.all.filter((p) => !p.keys.ready).map((p) => p.keys.whenSettled());
+  if (pending.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(pending), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+}
+
+function announceConfig(logger: Logger, config: CompiledConfig, trigger?: string): void {
+  for (const warning of config.warnings) logger.warn({ warning: formatProblem(warning) }, 'config warning');
+  for (const provider of config.defaultSecrets) {
+    logger.warn(
+      { provider },
+      `DEV DEFAULT SECRET IN USE: provider "${provider}" verifies tokens with the fallback secret written in the config file; anyone who has read the file can mint tokens. Set its variable (e.g. JWT_SECRET) before exposing this gateway.`,
+    );
+  }
+  logger.info(
+    {
+      ...(trigger !== undefined ? { trigger } : {}),
+      routes: config.router.routes.map((r) => `${r.name}: ${r.methods ? [...r.methods].join(',') + ' ' : ''}${r.pattern.kind === 'exact' ? '' : 'prefix '}${r.pattern.source}${r.host ? ' host ' + r.host.source : ''} -> ${r.upstream.name} (${r.auth})`),
+      providers: config.verifier.providers.all.map((p) => `${p.name}: ${p.issuer ?? 'any issuer'} [${p.algorithms.join(',')}] (${p.keys.kind})`),
+    },
+    trigger === undefined ? 'config loaded' : 'config reloaded',
+  );
+}
+
+const RESTART_ONLY: readonly (keyof Settings)[] = ['host', 'port', 'adminHost', 'adminPort', 'workers', 'maxHeaderBytes'];
+
+function warnAboutRestartOnlySettings(logger: Logger, running: Settings, next: Settings): void {
+  const changed = RESTART_ONLY.filter((k) => running[k] !== next[k]);
+  if (changed.length > 0) logger.warn({ settings: changed }, 'these server settings take effect after a restart');
+}

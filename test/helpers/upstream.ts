@@ -1,0 +1,63 @@
+// A real upstream HTTP server on 127.0.0.1 that records what it received, so tests can assert what an
+// upstream saw, and what it never saw.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly body: string;
+}
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, received: Received) => void;
+
+export interface Upstream {
+  readonly url: string;
+  readonly port: number;
+  readonly received: Received[];
+  readonly server: http.Server;
+  /** Replace what the upstream answers (default: 200 with a small JSON body naming the upstream). */
+  handle(handler: Handler): void;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(name = 'upstream'): Promise<Upstream> {
+  const received: Received[] = [];
+  let handler: Handler = (_req, res, r) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': name });
+    res.end(JSON.stringify({ upstream: name, url: r.url }));
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      received.push(r);
+      handler(req, res, r);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    server,
+    handle(next) {
+      handler = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,6 +1,7 @@
 // portcullis demo (npm start): the gateway plus the bundled echo backend on every loopback upstream
 // target of the config that nothing listens on yet, so the checked-in gateway.yaml works on a fresh
 // machine with nothing else running.
+import cluster from 'node:cluster';
 import net from 'node:net';
 import type http from 'node:http';
 import { createEchoServer } from '../echo/echo-server.ts';
@@ -10,6 +11,8 @@ import { runCommand } from './run.ts';
 
 export async function demoCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, { ...CONFIG_OPTION, port: { type: 'string' }, 'admin-port': { type: 'string' } });
+  // Cluster workers run this command too; the echo backends belong to the primary.
+  if (cluster.isWorker) return runCommand(args);
   const loaded = loadConfigOrThrow(configFile(values.config));
   const echoes: http.Server[] = [];
   for (const [name, upstream] of Object.entries(loaded.config.upstreams)) {

@@ -1,6 +1,13 @@
 // portcullis [--config FILE]: run the gateway until SIGTERM or SIGINT (graceful: in-flight requests
 // finish, up to server.shutdown_timeout; a second signal exits at once). SIGHUP reloads the config.
-import { startGateway, type RunningGateway } from '../server/runtime.ts';
+// With server.workers > 1 this process becomes the cluster primary and the workers run the same command.
+import cluster from 'node:cluster';
+import { startPrimary } from '../cluster/primary.ts';
+import { runWorker } from '../cluster/worker.ts';
+import { loadConfigOrThrow } from '../config/load.ts';
+import { resolveSettings } from '../config/settings.ts';
+import { createLogger, type Logger } from '../server/logger.ts';
+import { startGateway } from '../server/runtime.ts';
 import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
 
 export const RUN_OPTIONS = {
@@ -14,14 +21,32 @@ export interface RunHooks {
   readonly onStop?: () => void;
 }
 
+/** What the signal handling needs from a running gateway or cluster primary. */
+interface Stoppable {
+  readonly logger: Logger;
+  reload(trigger: string): Promise<boolean>;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
 export async function runCommand(args: readonly string[], hooks: RunHooks = {}): Promise<number> {
   const { values } = parse(args, RUN_OPTIONS);
-  const gateway = await startGateway({
-    configFile: configFile(values.config),
-    ...portOption('port', values.port),
-    ...portOption('adminPort', values['admin-port']),
-  });
-  return new Promise<number>((resolve) => handleSignals(gateway, hooks, resolve));
+  const file = configFile(values.config);
+  const ports = { ...portOption('port', values.port), ...portOption('adminPort', values['admin-port']) };
+  if (cluster.isWorker) return runWorker({ configFile: file, ...ports });
+
+  const loaded = loadConfigOrThrow(file);
+  const settings = resolveSettings(loaded.config.server);
+  let target: Stoppable;
+  if (settings.workers > 1) {
+    const logger = createLogger(settings.logLevel);
+    const primary = await startPrimary({ configFile: file, loaded, workers: settings.workers, logger, ...(ports.adminPort !== undefined ? { adminPort: ports.adminPort } : {}) });
+    target = { logger, ...primary };
+  } else {
+    const gateway = await startGateway({ configFile: file, loaded, ...ports });
+    target = { logger: gateway.logger, reload: gateway.reload, stop: gateway.close, kill: () => {} };
+  }
+  return new Promise<number>((resolve) => handleSignals(target, hooks, resolve));
 }
 
 function portOption(key: 'port' | 'adminPort', text: string | undefined): { port?: number; adminPort?: number } {
@@ -31,22 +56,23 @@ function portOption(key: 'port' | 'adminPort', text: string | undefined): { port
   return { [key]: port };
 }
 
-function handleSignals(gateway: RunningGateway, hooks: RunHooks, exit: (code: number) => void): void {
+function handleSignals(target: Stoppable, hooks: RunHooks, exit: (code: number) => void): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      gateway.logger.warn({ signal }, 'second signal: exiting without waiting');
-      gateway.logger.flush?.();
+      target.logger.warn({ signal }, 'second signal: exiting without waiting');
+      target.kill();
+      target.logger.flush?.();
       process.exit(1);
     }
     stopping = true;
-    gateway.logger.info({ signal }, 'draining: finishing in-flight requests');
-    void gateway.close().then(() => {
+    target.logger.info({ signal }, 'draining: finishing in-flight requests');
+    void target.stop().then(() => {
       hooks.onStop?.();
       exit(0);
     });
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.on('SIGHUP', () => void gateway.reload('SIGHUP'));
+  process.on('SIGHUP', () => void target.reload('SIGHUP'));
 }

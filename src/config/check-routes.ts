@@ -1,8 +1,7 @@
-// Route and forwarding rules beyond the schema: references that resolve, paths that are already in the
+// Route and forward.headers rules beyond the schema: references that resolve, paths that are already in the
 // form requests are matched in, and requirements that make sense for the route's auth mode.
 import { normalizeTarget } from '../routing/normalize.ts';
 import { RESERVED_HEADERS } from '../proxy/headers.ts';
-import { parseCidr } from '../proxy/trust.ts';
 import type { ConfigProblem } from './problems.ts';
 import type { GatewayConfig, RouteConfig } from './schema.ts';
 import { problemAt, type ConfigSource } from './source.ts';
@@ -51,7 +50,6 @@ export function checkRoutes(config: GatewayConfig, source: ConfigSource): Config
   });
 
   checkForward(config, source, problems);
-  checkTrustProxy(config, source, problems);
   return problems;
 }
 
@@ -103,14 +101,4 @@ function checkForward(config: GatewayConfig, source: ConfigSource, problems: Con
       problems.push(problemAt(source, ['forward', 'headers', name], 'bad_claim_path', 'a claim path is names separated by single dots, like realm_access.roles'));
     }
   }
-}
-
-function checkTrustProxy(config: GatewayConfig, source: ConfigSource, problems: ConfigProblem[]): void {
-  const trust = config.server?.trust_proxy;
-  if (!Array.isArray(trust)) return;
-  trust.forEach((cidr, i) => {
-    if (parseCidr(cidr) === undefined) {
-      problems.push(problemAt(source, ['server', 'trust_proxy', i], 'bad_cidr', `"${cidr}" is not an address or CIDR like 10.0.0.0/8`));
-    }
-  });
 }

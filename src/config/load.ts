@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkProviders, type ProviderKeys } from './check-providers.ts';
 import { checkRoutes } from './check-routes.ts';
+import { checkServer } from './check-server.ts';
 import { interpolate } from './interpolate.ts';
 import { ConfigError, hasErrors, type ConfigProblem } from './problems.ts';
 import type { GatewayConfig } from './schema.ts';
@@ -17,6 +18,8 @@ export interface LoadedConfig {
   /** Key files are relative to this directory. */
   readonly baseDir: string;
   readonly source: ConfigSource;
+  /** The text it was loaded from: cluster workers are started from exactly this. */
+  readonly text: string;
   readonly config: GatewayConfig;
   /** Key paths ("providers.0.secret") whose value is a ${VAR:-default} fallback. */
   readonly defaulted: ReadonlySet<string>;
@@ -42,7 +45,7 @@ export function loadConfigText(file: string, text: string, env: NodeJS.ProcessEn
 
   const baseDir = path.dirname(path.resolve(file));
   const providers = checkProviders(checkable, source, baseDir);
-  problems.push(...providers.problems, ...checkRoutes(checkable, source));
+  problems.push(...providers.problems, ...checkRoutes(checkable, source), ...checkServer(checkable, source));
   if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source));
   if (hasErrors(problems) || !shape.config) return { ok: false, problems: sortByPosition(problems) };
 
@@ -54,6 +57,7 @@ export function loadConfigText(file: string, text: string, env: NodeJS.ProcessEn
       file,
       baseDir,
       source,
+      text,
       config: shape.config,
       defaulted: interpolated.defaulted,
       providerKeys: providers.keys,
@@ -79,7 +83,14 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 
 /** Load or throw a ConfigError carrying every problem. */
 export function loadConfigOrThrow(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const result = loadConfigFile(file, env);
+  return orThrow(loadConfigFile(file, env));
+}
+
+export function loadConfigTextOrThrow(file: string, text: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  return orThrow(loadConfigText(file, text, env));
+}
+
+function orThrow(result: LoadResult): LoadedConfig {
   if (!result.ok) throw new ConfigError(result.problems);
   return result.loaded;
 }

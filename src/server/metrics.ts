@@ -12,12 +12,19 @@ export class GatewayMetrics {
   private readonly upstreamErrors: Counter<'upstream' | 'kind'>;
   private readonly denials: Counter<'reason'>;
   private readonly jwksFetches: Counter<'provider' | 'result'>;
-  private readonly reloads: Counter<'result'>;
+  private readonly reloads: Counter<'result'> | undefined;
   readonly inFlight: Gauge;
   private readonly requestChildren = new Map<string, Counter.Internal>();
   private readonly durationChildren = new Map<string, Histogram.Internal<'route'>>();
 
-  constructor(options: { defaultMetrics?: boolean; tokenCache?: () => { hits: number; misses: number; size: number } } = {}) {
+  constructor(
+    options: {
+      defaultMetrics?: boolean;
+      /** Count config reloads here (false in cluster workers: the primary counts them once). */
+      reloads?: boolean;
+      tokenCache?: () => { hits: number; misses: number; size: number };
+    } = {},
+  ) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'portcullis_requests_total', help: 'Requests by route, method and status class', labelNames: ['route', 'method', 'status_class'], registers });
     this.duration = new Histogram({
@@ -30,7 +37,7 @@ export class GatewayMetrics {
     this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by upstream and kind (unavailable, timeout)', labelNames: ['upstream', 'kind'], registers });
     this.denials = new Counter({ name: 'portcullis_auth_denials_total', help: 'Requests refused, by reason code', labelNames: ['reason'], registers });
     this.jwksFetches = new Counter({ name: 'portcullis_jwks_fetches_total', help: 'JWKS fetches by provider and result', labelNames: ['provider', 'result'], registers });
-    this.reloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reloads by result (success, failure)', labelNames: ['result'], registers });
+    this.reloads = options.reloads === false ? undefined : reloadCounter(this.registry);
     this.inFlight = new Gauge({ name: 'portcullis_requests_in_flight', help: 'Requests being handled', registers });
     const cache = options.tokenCache;
     if (cache) {
@@ -72,6 +79,10 @@ export class GatewayMetrics {
   }
 
   reload(ok: boolean): void {
-    this.reloads.labels(ok ? 'success' : 'failure').inc();
+    this.reloads?.labels(ok ? 'success' : 'failure').inc();
   }
+}
+
+export function reloadCounter(registry: Registry): Counter<'result'> {
+  return new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reloads by result (success, failure)', labelNames: ['result'], registers: [registry] });
 }

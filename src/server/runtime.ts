@@ -2,7 +2,7 @@
 // graceful close. The CLI, the cluster workers and the end-to-end tests all start it through here.
 import http from 'node:http';
 import { compileConfig, type CompiledConfig } from '../config/compile.ts';
-import { loadConfigFile, loadConfigOrThrow } from '../config/load.ts';
+import { loadConfigFile, loadConfigOrThrow, loadConfigText, type LoadedConfig } from '../config/load.ts';
 import { formatProblem } from '../config/problems.ts';
 import { createAdminServer } from './admin.ts';
 import { ConfigHolder } from './config-holder.ts';
@@ -16,6 +16,10 @@ import type { Settings } from '../config/settings.ts';
 
 export interface StartOptions {
   readonly configFile: string;
+  /** The config already loaded from configFile (the CLI reads it first to choose single or cluster mode). */
+  readonly loaded?: LoadedConfig;
+  /** Count reloads in this process's metrics (default true; cluster workers leave it to the primary). */
+  readonly countReloads?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   /** Defaults to JSON lines on stdout at the config's log level. */
   readonly logger?: Logger;
@@ -35,8 +39,11 @@ export interface RunningGateway {
   readonly metrics: GatewayMetrics;
   readonly holder: ConfigHolder;
   readiness(): Readiness;
-  /** Re-read the config file; false (and the old config kept) when it is invalid. */
-  reload(trigger?: string): Promise<boolean>;
+  /**
+   * Re-read the config file (or use `text`, already read from it); false, and the old config kept,
+   * when it is invalid.
+   */
+  reload(trigger?: string, text?: string): Promise<boolean>;
   /** Stop accepting, let in-flight requests finish (up to shutdown_timeout), then close everything. */
   close(): Promise<void>;
 }
@@ -46,11 +53,11 @@ const NEW_KEYS_WAIT_MS = 5000;
 
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
-  const loaded = loadConfigOrThrow(options.configFile, env);
+  const loaded = options.loaded ?? loadConfigOrThrow(options.configFile, env);
   const initialLevel = loaded.config.server?.log_level ?? 'info';
   const logger = options.logger ?? createLogger(initialLevel);
   let holder: ConfigHolder | undefined;
-  const metrics = new GatewayMetrics({ tokenCache: () => holder!.current.verifier.cache });
+  const metrics = new GatewayMetrics({ reloads: options.countReloads !== false, tokenCache: () => holder!.current.verifier.cache });
   const jwksEvents = {
     onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }) {
       metrics.jwksFetch(provider, outcome.ok);
@@ -87,12 +94,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   first.verifier.providers.start();
 
   let reloading = Promise.resolve(true);
-  const reload = (trigger = 'manual'): Promise<boolean> => {
-    reloading = reloading.then(() => reloadOnce(trigger));
+  const reload = (trigger = 'manual', text?: string): Promise<boolean> => {
+    reloading = reloading.then(() => reloadOnce(trigger, text));
     return reloading;
   };
-  const reloadOnce = async (trigger: string): Promise<boolean> => {
-    const result = loadConfigFile(options.configFile, env);
+  const reloadOnce = async (trigger: string, text: string | undefined): Promise<boolean> => {
+    const result = text === undefined ? loadConfigFile(options.configFile, env) : loadConfigText(options.configFile, text, env);
     if (!result.ok) {
       metrics.reload(false);
       logger.error({ trigger, problems: result.problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');

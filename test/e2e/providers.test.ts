@@ -258,3 +258,42 @@ describe('a JWKS provider whose identity provider is down at start', () => {
     }
   });
 });
+
+describe('periodic JWKS refresh', () => {
+  test('rotated keys are picked up without a token asking, and a withdrawn key stops working even for cached tokens', async () => {
+    const oldKey = rsaKeyPair();
+    const newKey = rsaKeyPair();
+    const idp = await startJwksServer([await publicJwk(oldKey, 'old')]);
+    const upstream = await startUpstream();
+    const gw = await startTestGateway({
+      server: { host: '127.0.0.1' },
+      providers: [{ name: 'corp', issuer: 'corp', jwks_uri: idp.jwksUri, jwks_refresh: '200ms', jwks_cooldown: '1h' }],
+      upstreams: { app: upstream.url },
+      routes: [{ name: 'all', prefix: '/', upstream: 'app' }],
+    });
+    const until = async (check: () => boolean) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(check());
+    };
+    try {
+      await until(() => gw.running.readiness().ready);
+      const oldToken = await sign({ iss: 'corp', sub: 'a' }, { alg: 'RS256', key: oldKey.privateKey, header: { kid: 'old' } });
+      assert.equal((await request(gw.url, '/x', { headers: bearer(oldToken) })).status, 200);
+      assert.equal((await request(gw.url, '/x', { headers: bearer(oldToken) })).status, 200); // now cached
+
+      idp.keys = [await publicJwk(newKey, 'new')];
+      const fetches = idp.fetches;
+      await until(() => idp.fetches > fetches);
+      await new Promise((r) => setTimeout(r, 50));
+      const newToken = await sign({ iss: 'corp', sub: 'b' }, { alg: 'RS256', key: newKey.privateKey, header: { kid: 'new' } });
+      assert.equal((await request(gw.url, '/x', { headers: bearer(newToken) })).status, 200);
+      const withdrawn = await request(gw.url, '/x', { headers: bearer(oldToken) });
+      assert.equal(withdrawn.status, 401);
+      assert.equal(withdrawn.json().error, 'token_unknown_key');
+    } finally {
+      await gw.close();
+      await upstream.close();
+      await idp.close();
+    }
+  });
+});

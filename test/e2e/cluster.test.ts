@@ -1,0 +1,90 @@
+// server.workers: several processes share the port; reloads reach every worker; a dead worker is
+// replaced; the primary's admin port reports readiness of all workers and metrics summed over them.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { startCli, type RunningCli } from '../helpers/cli.ts';
+import { configWith } from '../helpers/gateway.ts';
+import { request } from '../helpers/http.ts';
+import { tempDir, writeFile } from '../helpers/keys.ts';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+
+const routes = [{ name: 'a', prefix: '/a', upstream: 'app', auth: 'public' }];
+
+describe('workers', () => {
+  let upstream: Upstream;
+  let file: string;
+  let gw: RunningCli;
+  let base: string;
+  let admin: string;
+
+  before(async () => {
+    upstream = await startUpstream();
+    file = writeFile(tempDir(), 'gateway.yaml', stringify(configWith(upstream.url, routes, { server: { workers: 2 } })));
+    gw = startCli(['--config', file, '--port', '0', '--admin-port', '0']);
+    const started = await gw.waitFor((l) => l.msg === 'portcullis primary started');
+    const listening = await gw.waitFor((l) => l.msg === 'portcullis listening' && l.workers === 2);
+    base = `http://127.0.0.1:${listening.port as number}`;
+    admin = `http://127.0.0.1:${started.admin_port as number}`;
+    await until(() => gw.lines.filter((l) => l.msg === 'worker listening').length >= 2);
+  });
+  after(async () => {
+    gw.child.kill('SIGTERM');
+    await gw.exited;
+    await upstream.close();
+  });
+
+  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 500; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.fail('timed out');
+  }
+  const servingPids = () => new Set(gw.lines.filter((l) => l.msg === 'request').map((l) => l.pid));
+
+  test('requests are served by both worker processes', async () => {
+    for (let i = 0; i < 30; i++) assert.equal((await request(base, `/a/${i}`)).status, 200);
+    await until(() => servingPids().size === 2);
+  });
+
+  test('the admin port reports readiness of every worker and metrics summed over them', async () => {
+    const ready = await request(admin, '/readyz');
+    assert.equal(ready.status, 200, ready.body);
+    const before = Number(/portcullis_requests_total\{route="a",method="GET",status_class="2xx"\} (\d+)/.exec((await request(admin, '/metrics')).body)?.[1] ?? 0);
+    for (let i = 0; i < 10; i++) await request(base, `/a/m${i}`);
+    const metrics = (await request(admin, '/metrics')).body;
+    const after = Number(/portcullis_requests_total\{route="a",method="GET",status_class="2xx"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    assert.equal(after - before, 10);
+    assert.match(metrics, /portcullis_workers 2/);
+  });
+
+  test('a config edit reaches every worker; an invalid one is refused once, by the primary', async () => {
+    writeFileSync(file, stringify(configWith(upstream.url, [...routes, { name: 'b', prefix: '/b', upstream: 'app', auth: 'public' }], { server: { workers: 2 } })));
+    await gw.waitFor((l) => l.msg === 'config reloaded in every worker' && l.workers === 2);
+    assert.equal(new Set(gw.lines.filter((l) => l.msg === 'config reloaded').map((l) => l.pid)).size, 2);
+    for (let i = 0; i < 6; i++) assert.equal((await request(base, '/b')).status, 200);
+
+    writeFileSync(file, 'routes: [ {');
+    await gw.waitFor((l) => l.msg === 'config reload refused; the last good config keeps serving');
+    for (let i = 0; i < 6; i++) assert.equal((await request(base, '/b')).status, 200);
+    assert.match((await request(admin, '/metrics')).body, /portcullis_config_reloads_total\{result="failure"\} 1/);
+  });
+
+  test('a worker that dies is replaced, and the others keep serving meanwhile', async () => {
+    const victim = gw.lines.find((l) => l.msg === 'worker listening')!.worker_pid as number;
+    process.kill(victim, 'SIGKILL');
+    await gw.waitFor((l) => l.msg === 'worker died; starting a replacement' && l.worker_pid === victim);
+    for (let i = 0; i < 5; i++) assert.equal((await request(base, '/a/during')).status, 200);
+    await until(() => gw.lines.filter((l) => l.msg === 'worker listening').length >= 3);
+    await until(async () => (await request(admin, '/readyz')).status === 200);
+    assert.match((await request(admin, '/metrics')).body, /portcullis_worker_restarts_total 1/);
+  });
+
+  test('SIGTERM drains every worker and the primary exits 0', async () => {
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 0);
+    assert.equal(gw.lines.filter((l) => l.msg === 'portcullis stopped').length, 3);
+  });
+});

@@ -94,6 +94,7 @@ export class Gateway {
   private forward(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Forward): void {
     this.note(context, decision);
     const route = decision.route;
+    const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue';
     if (route.maxBody !== null && !this.enforceBodyLimit(req, res, context, route.maxBody)) return;
     rewriteRequestHeaders(req.headers, config.forward, decision.identity, {
       requestId: context.id,
@@ -103,6 +104,9 @@ export class Gateway {
       upgrade: false,
     });
     req.url = decision.upstreamPath;
+    // "Expect: 100-continue" is answered here, only once the request is allowed: a client about to send
+    // a large body to a route it may not use is refused before it sends it.
+    if (expectsContinue) res.writeContinue();
     this.forwarder.web(req, res, route.upstream.pick(), route.timeoutMs);
   }
 

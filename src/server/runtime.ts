@@ -75,6 +75,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const gateway = new Gateway({ holder, logger, metrics });
   const server = http.createServer(serverOptions(settings), gateway.handle);
   server.on('upgrade', gateway.handleUpgrade);
+  // With a listener here, Node no longer answers "100 Continue" before the gateway has decided.
+  server.on('checkContinue', gateway.handle);
   server.on('clientError', (err, socket) => handleClientError(err, socket, logger));
   await listen(server, settings.port, settings.host);
   const port = (server.address() as { port: number }).port;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { bearer, request } from '../helpers/http.ts';
+import { bearer, raw, request } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
@@ -107,6 +107,29 @@ describe('identity and forwarding headers', () => {
     const t = await token();
     await request(gw.url, '/x', { headers: bearer(t) });
     assert.equal(last().headers.authorization, `Bearer ${t}`);
+  });
+
+  test('Expect: 100-continue is answered only once the request is allowed', async () => {
+    const head = (path: string, auth: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n${auth}Connection: close\r\n\r\n`;
+    const before = upstream.received.length;
+    const denied = await raw(gw.port, head('/x', ''), 500);
+    assert.match(denied, /^HTTP\/1\.1 401 /);
+    assert.equal(upstream.received.length, before);
+
+    const allowed = await new Promise<string>((resolve) => {
+      const socket = net.connect(gw.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+        if (text.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !text.includes('200')) socket.write('hello');
+      });
+      socket.on('close', () => resolve(text));
+      void token().then((t) => socket.write(head('/x', `Authorization: Bearer ${t}\r\n`)));
+    });
+    assert.match(allowed, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    assert.equal(last().body, 'hello');
+    assert.equal(last().headers.expect, undefined);
   });
 
   test('method override and URL rewrite headers are never forwarded', async () => {

@@ -4,6 +4,7 @@ import { decodeJwt, errors, jwtVerify, UnsecuredJWT, type JWTPayload } from 'jos
 import { headerValueOf, readClaim, rolesOf, scopesOf, type ClaimPath } from './claims.ts';
 import type { Identity } from './identity.ts';
 import { KeysUnavailableError } from './keys.ts';
+import { checkTokenForm } from './token-form.ts';
 import type { Provider, ProviderDirectory } from './provider.ts';
 import type { TokenCache } from './token-cache.ts';
 
@@ -46,13 +47,17 @@ export function isIdentity(result: Identity | VerificationFailure): result is Id
   return (result as Identity).provider !== undefined && (result as Identity).claims !== undefined;
 }
 
-export type VerifyFunction = (verifier: Verifier, token: string) => Promise<Identity | VerificationFailure>;
+export type VerifyFunction = (verifier: Verifier, token: string) => Identity | VerificationFailure | Promise<Identity | VerificationFailure>;
 
-export async function verifyToken(verifier: Verifier, token: string): Promise<Identity | VerificationFailure> {
+/** A token seen before is answered from the cache at once; only a new one waits for a signature check. */
+export function verifyToken(verifier: Verifier, token: string): Identity | VerificationFailure | Promise<Identity | VerificationFailure> {
   const now = Date.now();
-  const cached = verifier.cache.get(token, now);
-  if (cached !== undefined) return cached;
+  return verifier.cache.get(token, now) ?? verifyUncached(verifier, token, now);
+}
 
+async function verifyUncached(verifier: Verifier, token: string, now: number): Promise<Identity | VerificationFailure> {
+  const malformed = checkTokenForm(token);
+  if (malformed !== undefined) return { code: 'token_malformed', message: malformed };
   let unverified: JWTPayload;
   try {
     unverified = decodeJwt(token);
@@ -111,15 +116,16 @@ function toIdentity(
   keyGeneration: number,
   headerSpecs: readonly IdentityHeaderSpec[],
 ): Identity {
-  const roles = rolesOf(claims, provider.rolesClaim);
-  const scopes = scopesOf(claims);
+  const roles = withoutSeparators(rolesOf(claims, provider.rolesClaim));
+  const scopes = withoutSeparators(scopesOf(claims));
   const headers: (readonly [string, string])[] = [];
   for (const spec of headerSpecs) {
-    const value = spec.claim.length === 1 && spec.claim[0] === 'roles'
-      ? headerValueOf(roles)
+    const claim = spec.claim.length === 1 && spec.claim[0] === 'roles'
+      ? roles
       : spec.claim.length === 1 && spec.claim[0] === 'scopes'
-        ? headerValueOf(scopes)
-        : headerValueOf(readClaim(claims, spec.claim));
+        ? scopes
+        : readClaim(claims, spec.claim);
+    const value = headerValueOf(Array.isArray(claim) ? withoutSeparators(claim) : claim);
     if (value !== undefined && value !== '') headers.push([spec.name, value]);
   }
   return {
@@ -132,6 +138,16 @@ function toIdentity(
     expiresAtMs: (claims.exp as number) * 1000,
     keyGeneration,
   };
+}
+
+/**
+ * Lists travel upstream comma-joined ("X-User-Roles: reader,admin"). An element that itself contains a
+ * comma, like the role "reader,admin" from a group name someone chose, would read upstream as two values,
+ * one of them a role the gateway never granted. Such elements are dropped, for the gateway's own role
+ * checks as well, so that both sides see the same list.
+ */
+function withoutSeparators<T>(values: readonly T[]): T[] {
+  return values.filter((v) => typeof v !== 'string' || !v.includes(','));
 }
 
 const CLAIM_FAILURES: Record<string, VerificationFailure> = {

@@ -12,6 +12,7 @@ import { decide } from '../pipeline/decide.ts';
 import { rewriteRequestHeaders } from '../proxy/headers.ts';
 import { canonicalHost } from '../routing/host.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
+import { foldCase } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
 
@@ -120,7 +121,7 @@ function describeMatch(route: Route): string {
 function routeOutcome(config: CompiledConfig, route: Route, chosen: Route | undefined, method: string, host: string | undefined, path: string): string {
   if (chosen !== undefined && route.index > chosen.index) return 'not considered (an earlier route matched)';
   if (route === chosen) return 'matched';
-  const key = config.settings.caseInsensitivePaths ? path.toLowerCase() : path;
+  const key = config.settings.caseInsensitivePaths ? foldCase(path) : path;
   const segments = key.slice(1).split('/');
   if (!route.pattern.matches(key, () => segments)) return 'path does not match';
   if (route.host !== null && !route.host.matches(canonicalHost(host))) return `host is not ${route.host.source}`;

@@ -8,7 +8,7 @@ import { publicKeySource, secretKeySource, type KeySource } from '../auth/keys.t
 import { ProviderDirectory, type Provider } from '../auth/provider.ts';
 import { TokenCache } from '../auth/token-cache.ts';
 import type { Verifier } from '../auth/verify.ts';
-import { FORWARDING_HEADERS, type ForwardPolicy } from '../proxy/headers.ts';
+import { spoofableNames, type ForwardPolicy } from '../proxy/headers.ts';
 import { trustPolicy } from '../proxy/trust.ts';
 import { createTarget, UpstreamPool } from '../proxy/upstream.ts';
 import { compileHost } from '../routing/host.ts';
@@ -91,7 +91,7 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
     verifier,
     forward: {
       identityHeaders: identityHeaderNames,
-      protectedNames: new Set([...identityHeaderNames, ...FORWARDING_HEADERS, 'x-request-id']),
+      spoofable: spoofableNames(identityHeaderNames),
       stripAuthorization: (config.forward?.authorization ?? DEFAULTS.authorization) === 'strip',
       trust: trustPolicy(settings.trustProxy),
     },

@@ -1,11 +1,12 @@
 // The request pipeline, top to bottom: normalize -> match route -> extract token -> verify -> authorize.
 // Each stage either hands the next one its value or returns a Denial. The server forwards what this
-// allows; explain prints the same stages without calling anything.
+// allows; explain prints the same stages without calling anything. Only a signature check waits: a
+// request with a cached token is decided without a single promise.
 import type { IncomingHttpHeaders } from 'node:http';
-import { extractBearer } from '../auth/extract.ts';
+import { countHeader, extractBearer } from '../auth/extract.ts';
 import type { Identity } from '../auth/identity.ts';
 import { authorize } from '../auth/requirement.ts';
-import { isIdentity, verifyToken, type VerifyFunction } from '../auth/verify.ts';
+import { isIdentity, verifyToken, type VerificationFailure, type VerifyFunction } from '../auth/verify.ts';
 import type { CompiledConfig } from '../config/compile.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import type { Route } from '../routing/route.ts';
@@ -17,14 +18,24 @@ export interface RequestFacts {
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: readonly string[];
+  /** "1.1", "1.0"; absent for explain, which has no connection. */
+  readonly httpVersion?: string;
 }
 
-export async function decide(
+/** A stage's result, or its promise when it had to wait (a signature check; a cached token does not). */
+export type Awaitable<T> = T | Promise<T>;
+
+export function decide(
   config: CompiledConfig,
   request: RequestFacts,
   trace?: Trace,
   verify: VerifyFunction = verifyToken,
-): Promise<Decision> {
+): Awaitable<Decision> {
+  const hostProblem = checkHost(request);
+  if (hostProblem !== undefined) {
+    trace?.push({ stage: 'normalize', outcome: 'fail', detail: hostProblem.message });
+    return hostProblem;
+  }
   const target = normalizeTarget(request.url);
   if (!target.ok) {
     trace?.push({ stage: 'normalize', outcome: 'fail', detail: target.message });
@@ -45,23 +56,31 @@ export async function decide(
   }
   const route = match.route;
   trace?.push({ stage: 'route', outcome: 'pass', detail: `route "${route.name}" (auth: ${route.auth})` });
-
-  const identity = await authenticate(config, route, request, trace, verify);
-  if (identity !== null && identity.kind === 'deny') return identity;
-
   const upstreamPath = (route.stripPrefix ? route.pattern.strip(target.path) : target.path) + target.query;
-  return { kind: 'forward', route, identity: identity?.identity ?? null, upstreamPath };
+
+  const token = bearerToken(config, route, request, trace);
+  if (token === null) return { kind: 'forward', route, identity: null, upstreamPath };
+  if (typeof token !== 'string') return token;
+
+  const verified = verify(config.verifier, token);
+  return verified instanceof Promise
+    ? verified.then((result) => admit(route, result, upstreamPath, trace))
+    : admit(route, verified, upstreamPath, trace);
 }
 
-type Authenticated = { readonly kind: 'identity'; readonly identity: Identity } | Denial | null;
+/**
+ * Exactly one Host (RFC 9112 §3.2): routes are chosen by it, and with two of them the gateway and the
+ * upstream could each pick another. HTTP/1.1 requires it; HTTP/1.0 may leave it out.
+ */
+function checkHost(request: RequestFacts): Denial | undefined {
+  if (request.headers.host === undefined) {
+    return request.httpVersion === '1.1' ? deny(400, 'host_missing', 'an HTTP/1.1 request needs a Host header') : undefined;
+  }
+  return countHeader(request.rawHeaders, 'host') > 1 ? deny(400, 'host_duplicated', 'the request has more than one Host header') : undefined;
+}
 
-async function authenticate(
-  config: CompiledConfig,
-  route: Route,
-  request: RequestFacts,
-  trace: Trace | undefined,
-  verify: VerifyFunction,
-): Promise<Authenticated> {
+/** The token the route needs checked; null when it needs none (public, or optional without one). */
+function bearerToken(config: CompiledConfig, route: Route, request: RequestFacts, trace: Trace | undefined): string | Denial | null {
   if (route.auth === 'public') {
     trace?.push({ stage: 'token', outcome: 'skip', detail: 'public route: no token is read' });
     return null;
@@ -81,8 +100,11 @@ async function authenticate(
     return deny(401, extraction.code, extraction.message, { route, challenge: { error } });
   }
   trace?.push({ stage: 'token', outcome: 'pass', detail: 'bearer token found' });
+  return extraction.token;
+}
 
-  const verified = await verify(config.verifier, extraction.token);
+/** The verified token (or why it failed), checked against what the route requires. */
+function admit(route: Route, verified: Identity | VerificationFailure, upstreamPath: string, trace: Trace | undefined): Decision {
   if (!isIdentity(verified)) {
     trace?.push({ stage: 'verify', outcome: 'fail', detail: `${verified.code}: ${verified.message}` });
     if (verified.code === 'provider_unavailable') return deny(503, verified.code, verified.message, { route });
@@ -104,7 +126,7 @@ async function authenticate(
     });
   }
   trace?.push({ stage: 'authorize', outcome: 'pass', detail: describeRequirement(route) });
-  return { kind: 'identity', identity: verified };
+  return { kind: 'forward', route, identity: verified, upstreamPath };
 }
 
 function describeRequirement(route: Route): string {

@@ -1,5 +1,6 @@
-// Forwarding through http-proxy: one proxy instance per process, per-target options built at compile
-// time, an upstream timeout that becomes a 504, and the upstream request aborted when the client leaves.
+// Forwarding through http-proxy: one proxy instance per upstream target, holding that target's options,
+// so a request is proxied without copying or parsing any options; an upstream timeout that becomes a
+// 504; the upstream request aborted when the client leaves.
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
@@ -24,28 +25,19 @@ class UpstreamTimeoutError extends Error {
 }
 
 export class Forwarder {
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false });
+  // Keyed by target: a reload brings new targets, and the old ones' proxies go with them.
+  private readonly proxies = new WeakMap<UpstreamTarget, httpProxy>();
 
-  constructor(private readonly events: ForwardEvents) {
-    this.proxy.on('proxyReq', onProxyRequest);
-    this.proxy.on('proxyReqWs', onProxyRequest);
-    this.proxy.on('proxyRes', (proxyRes, req, res) => this.events.onUpstreamResponse?.(proxyRes, req, res));
-    this.proxy.on('error', (err, req, target) => {
-      const kind: UpstreamFailure = (err as { code?: string }).code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'unavailable';
-      this.events.onUpstreamError(kind, req, target as ServerResponse | Duplex);
-    });
-    // The client went away mid-request: http-proxy has already aborted the upstream request.
-    this.proxy.on('econnreset', () => {});
-  }
+  constructor(private readonly events: ForwardEvents) {}
 
   web(req: IncomingMessage, res: ServerResponse, target: UpstreamTarget, timeoutMs: number): void {
     (req as Tracked)[TIMEOUT_MS] = timeoutMs;
-    this.proxy.web(req, res, target.proxyOptions);
+    this.proxyFor(target).web(req, res);
   }
 
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpstreamTarget, timeoutMs: number): void {
     (req as Tracked)[TIMEOUT_MS] = timeoutMs;
-    this.proxy.ws(req, socket, head, target.proxyOptions);
+    this.proxyFor(target).ws(req, socket, head);
   }
 
   /** Abandon the upstream request of `req` (the client went away, or sent too much). */
@@ -53,8 +45,38 @@ export class Forwarder {
     (req as Tracked)[PROXY_REQUEST]?.destroy();
   }
 
-  close(): void {
-    this.proxy.close();
+  private proxyFor(target: UpstreamTarget): httpProxy {
+    let proxy = this.proxies.get(target);
+    if (proxy === undefined) {
+      proxy = httpProxy.createProxyServer(target.proxyOptions);
+      // http-proxy's deleteLength pass gives a DELETE or OPTIONS without Content-Length a "Content-Length: 0"
+      // and deletes its Transfer-Encoding, then streams the body anyway: the upstream reads a chunked body
+      // as a second request that no check has seen (request smuggling). Without it, Node frames them itself.
+      const passes = (proxy as unknown as { webPasses: { name: string }[] }).webPasses;
+      const deleteLength = passes.findIndex((pass) => pass.name === 'deleteLength');
+      if (deleteLength !== -1) passes.splice(deleteLength, 1);
+      // http-proxy joins the target's path and ours, merging slashes and then turning "http:/" into
+      // "http://": send exactly the normalized path the route was matched on, under the target's path.
+      const base = basePath(target);
+      proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+        proxyReq.path = base + req.url;
+        onProxyRequest(proxyReq, req);
+      });
+      proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
+        proxyReq.path = base + req.url;
+        onProxyRequest(proxyReq, req);
+        closeAfterRefusal(proxyReq, socket);
+      });
+      if (this.events.onUpstreamResponse) proxy.on('proxyRes', this.events.onUpstreamResponse);
+      proxy.on('error', (err, req, res) => {
+        const kind: UpstreamFailure = (err as { code?: string }).code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'unavailable';
+        this.events.onUpstreamError(kind, req, res as ServerResponse | Duplex);
+      });
+      // The client went away mid-request: http-proxy has already aborted the upstream request.
+      proxy.on('econnreset', () => {});
+      this.proxies.set(target, proxy);
+    }
+    return proxy;
   }
 }
 
@@ -67,6 +89,27 @@ function onProxyRequest(proxyReq: ClientRequest, req: IncomingMessage): void {
   tracked[PROXY_REQUEST] = proxyReq;
   const timeoutMs = tracked[TIMEOUT_MS] ?? 0;
   if (timeoutMs > 0) proxyReq.setTimeout(timeoutMs, abandonSlowUpstream);
+}
+
+function basePath(target: UpstreamTarget): string {
+  const path = target.proxyOptions.target.pathname ?? '/';
+  return path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/**
+ * When the upstream refuses a WebSocket handshake, http-proxy relays its answer and ends our side, but never
+ * reads from the client again: a client that keeps sending is never seen to close, and its socket stays open
+ * for good, outside every server timeout. Drain it so its close is noticed, and cut it after a grace period.
+ */
+function closeAfterRefusal(proxyReq: ClientRequest, socket: Duplex): void {
+  proxyReq.once('response', (res: IncomingMessage) => {
+    res.once('end', () => {
+      socket.resume();
+      const timer = setTimeout(() => socket.destroy(), 2000);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    });
+  });
 }
 
 function abandonSlowUpstream(this: ClientRequest): void {

@@ -8,8 +8,11 @@ import type { TrustPolicy } from './trust.ts';
 export interface ForwardPolicy {
   /** Lower-case names of the identity headers (forward.headers). */
   readonly identityHeaders: readonly string[];
-  /** Dash-form names whose underscore spellings (X_User_Id) are dropped too. */
-  readonly protectedNames: ReadonlySet<string>;
+  /**
+   * Dashed names no client may send in any spelling: the identity, forwarding and override headers
+   * (the forwarding ones are kept, exactly spelled, from a trusted proxy). See spoofableNames().
+   */
+  readonly spoofable: ReadonlySet<string>;
   readonly stripAuthorization: boolean;
   readonly trust: TrustPolicy;
 }
@@ -23,10 +26,23 @@ export const FORWARDING_HEADERS = [
   'x-forwarded-prefix',
   'x-real-ip',
   'forwarded',
+  // Other names upstream frameworks read the client address or scheme from; a client must not choose them.
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-forwarded-server',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-url-scheme',
+  'front-end-https',
 ] as const;
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones that behave like them. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'expect'];
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
 /** Headers some frameworks obey to change the method or the path after the gateway has checked them. */
 const OVERRIDE_HEADERS = [
@@ -38,6 +54,29 @@ const OVERRIDE_HEADERS = [
   'x-rewrite-url',
   'x-original-method',
 ];
+
+/**
+ * Headers the client may not take away by naming them in Connection: the Host the route was chosen for,
+ * and the framing of the body. Without this, "Connection: Host" has the upstream serve the target's
+ * default virtual host, and "Connection: Content-Length" on a DELETE makes http-proxy send
+ * "Content-Length: 0" followed by the body, which the upstream reads as a second, unchecked request.
+ */
+const NOT_CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding']);
+
+const FORWARDING: ReadonlySet<string> = new Set(FORWARDING_HEADERS);
+const NOT_DASHED = /[^a-z0-9-]/;
+const NOT_DASHED_ALL = /[^a-z0-9]/g;
+
+/**
+ * CGI-style upstreams (PHP, WSGI, Rack) turn every character other than letters and digits into "_":
+ * X_User_Id, X.User.Id and X-User-Id are the same variable there, and X_HTTP_Method_Override is an
+ * override. The set holds the dashed form of every name a client must not choose; a request header
+ * whose dashed form is in it goes. Computed once per config.
+ */
+export function spoofableNames(identityHeaders: readonly string[]): ReadonlySet<string> {
+  const all = [...identityHeaders, ...FORWARDING_HEADERS, 'x-request-id', ...OVERRIDE_HEADERS];
+  return new Set(all.map((name) => name.toLowerCase().replace(NOT_DASHED_ALL, '-')));
+}
 
 /** Names that may never be set by forward.headers: the gateway or HTTP itself owns them. */
 export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
@@ -63,60 +102,61 @@ export interface ForwardFacts {
   readonly upgrade: boolean;
 }
 
+/**
+ * One pass over the client's headers removes what must not reach the upstream, then the gateway's own
+ * headers are set, so nothing the client sent (not even a Connection header naming them) can remove them.
+ */
 export function rewriteRequestHeaders(
   headers: IncomingHttpHeaders,
   policy: ForwardPolicy,
   identity: Identity | null,
   facts: ForwardFacts,
 ): void {
-  removeHopByHop(headers, facts.upgrade);
-  for (const name of OVERRIDE_HEADERS) delete headers[name];
-  for (const name of policy.identityHeaders) delete headers[name];
+  const client = clientAddress(facts.remoteAddress);
+  const trusted = policy.trust.trusts(client);
+  const named = headers.connection === undefined ? undefined : connectionOptions(headers.connection);
+  const protocol = facts.upgrade ? headers.upgrade : undefined;
   for (const name in headers) {
-    // CGI-style upstreams (PHP, WSGI, Rack) read X_User_Id and X-User-Id as the same variable.
-    if (name.includes('_') && policy.protectedNames.has(name.replace(/_/g, '-'))) delete headers[name];
+    if (HOP_BY_HOP_SET.has(name) || named?.has(name) === true || isSpoofed(name, policy.spoofable, trusted)) {
+      delete headers[name];
+    }
+  }
+  if (facts.upgrade) {
+    headers.connection = 'upgrade';
+    if (protocol !== undefined) headers.upgrade = protocol;
   }
   if (identity !== null) {
     for (const [name, value] of identity.headers) headers[name] = value;
   }
   if (policy.stripAuthorization) delete headers.authorization;
-  setForwarding(headers, policy.trust, facts);
-  headers['x-request-id'] = facts.requestId;
-}
-
-function removeHopByHop(headers: IncomingHttpHeaders, upgrade: boolean): void {
-  const connection = headers.connection;
-  if (connection !== undefined) {
-    // Headers the client lists in Connection are hop-by-hop too (RFC 9110 §7.6.1). They are removed
-    // here, before the gateway sets its own, so "Connection: X-User-Id" can not remove ours.
-    for (const token of connection.split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name !== '' && name !== 'upgrade') delete headers[name];
-    }
-  }
-  if (upgrade) {
-    const protocol = headers.upgrade;
-    for (const name of HOP_BY_HOP) delete headers[name];
-    headers.connection = 'upgrade';
-    if (protocol !== undefined) headers.upgrade = protocol;
-    return;
-  }
-  for (const name of HOP_BY_HOP) delete headers[name];
-}
-
-function setForwarding(headers: IncomingHttpHeaders, trust: TrustPolicy, facts: ForwardFacts): void {
-  const client = clientAddress(facts.remoteAddress);
-  if (trust.trusts(client)) {
+  if (trusted) {
     const previous = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = previous ? `${previous}, ${client}` : client;
     headers['x-forwarded-proto'] ??= facts.encrypted ? 'https' : 'http';
     if (facts.host !== undefined) headers['x-forwarded-host'] ??= facts.host;
-    return;
+  } else {
+    headers['x-forwarded-for'] = client;
+    headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
+    if (facts.host !== undefined) headers['x-forwarded-host'] = facts.host;
   }
-  for (const name of FORWARDING_HEADERS) delete headers[name];
-  headers['x-forwarded-for'] = client;
-  headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
-  if (facts.host !== undefined) headers['x-forwarded-host'] = facts.host;
+  headers['x-request-id'] = facts.requestId;
+}
+
+/** A header named in the client's Connection header is hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionOptions(connection: string): ReadonlySet<string> | undefined {
+  if (connection === 'keep-alive' || connection === 'close') return undefined;
+  const names = new Set<string>();
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && name !== 'upgrade' && !NOT_CONNECTION_OPTIONS.has(name)) names.add(name);
+  }
+  return names;
+}
+
+/** Any spelling of a protected name; the forwarding headers themselves pass when a trusted proxy sent them. */
+function isSpoofed(name: string, spoofable: ReadonlySet<string>, trusted: boolean): boolean {
+  const dashed = NOT_DASHED.test(name) ? name.replace(NOT_DASHED_ALL, '-') : name;
+  return spoofable.has(dashed) && !(trusted && FORWARDING.has(name));
 }
 
 /** "::ffff:10.0.0.1" -> "10.0.0.1": IPv4 clients on a dual-stack socket. */

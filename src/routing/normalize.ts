@@ -12,6 +12,8 @@ export type PathRejection =
   | 'path_double_encoding'
   | 'path_above_root'
   | 'path_dot_parameter'
+  | 'path_parameter'
+  | 'path_confusable'
   | 'path_trailing_dot';
 
 export type NormalizedTarget =
@@ -28,6 +30,8 @@ const MESSAGES: Record<PathRejection, string> = {
   path_double_encoding: 'the path contains a double percent-encoding (such as %252e)',
   path_above_root: 'the path climbs above the root with ".."',
   path_dot_parameter: 'the path contains a dot segment with parameters (such as "..;")',
+  path_parameter: 'the path contains a ";" (matrix parameter), which some upstreams strip before routing',
+  path_confusable: 'the path contains a character that some upstreams read as a different ASCII character',
   path_trailing_dot: 'a path segment ends with a dot or a space',
 };
 
@@ -110,6 +114,10 @@ function normalizePath(path: string): string | Rejected {
     const beforeParameters = segment.decoded.split(';', 1)[0];
     // Tomcat and others strip ";params" before resolving dots: "/public/..;/admin" is "/admin" to them.
     if (beforeParameters === '.' || beforeParameters === '..') return { rejected: 'path_dot_parameter' };
+    // They strip them from every segment, too: "/admin;x" and "/;/admin" are "/admin" to Tomcat, Jetty and
+    // Spring, but match no /admin route here (a public catch-all would forward them). Some decode "%3B"
+    // before stripping, so the encoded form goes too (as Spring Security's StrictHttpFirewall does).
+    if (segment.decoded.includes(';')) return { rejected: 'path_parameter' };
     // Windows-backed upstreams ignore trailing dots and spaces: "/admin." would reach "/admin".
     const end = segment.decoded.charCodeAt(segment.decoded.length - 1);
     if (end === DOT || end === 0x20) return { rejected: 'path_trailing_dot' };
@@ -154,5 +162,29 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
   }
   // An upstream that decodes twice would see "%2e" as ".", "%2f" as "/".
   if (/%[0-9A-Fa-f]{2}/.test(decoded)) return { rejected: 'path_double_encoding' };
+  if (NON_ASCII.test(decoded) && hasAsciiLookalike(decoded)) return { rejected: 'path_confusable' };
   return { text, decoded };
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const ASCII = /[\x00-\x7f]/;
+const ASCII_THEN_MARKS = /^[\x00-\x7f]\p{M}*$/u;
+/** Slash look-alikes that Windows "best fit" code-page conversion turns into "/" or "\\". */
+const BEST_FIT_SLASHES = new Set(['\u2044', '\u2215', '\u2216', '\u29f5', '\u29f8', '\u29f9']);
+
+/**
+ * A non-ASCII character that an upstream may read as ASCII: by compatibility normalization (NFKC turns
+ * "ａｄｍｉｎ" into "admin", "／" into "/", "‥" into ".."), by simple case mapping in a case-insensitive
+ * comparison (Java and .NET fold the dotless "ı" and "İ" to "i", "ſ" to "s", the Kelvin sign to "k"), or by
+ * Windows best-fit conversion. Routes are matched on what the client sent, so "/adm%C4%B1n" would miss an
+ * /admin route here and reach /admin there. Full case mappings into several letters ("ß" -> "SS") are
+ * not simple mappings and are allowed.
+ */
+function hasAsciiLookalike(decoded: string): boolean {
+  for (const ch of decoded) {
+    if (!NON_ASCII.test(ch)) continue;
+    if (BEST_FIT_SLASHES.has(ch) || ASCII.test(ch.normalize('NFKC'))) return true;
+    if (ASCII_THEN_MARKS.test(ch.toLowerCase()) || ASCII_THEN_MARKS.test(ch.toUpperCase())) return true;
+  }
+  return false;
 }

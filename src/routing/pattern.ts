@@ -12,7 +12,7 @@ export interface PathPattern {
 }
 
 export function compilePattern(source: string, kind: 'exact' | 'prefix', caseInsensitive: boolean): PathPattern {
-  const text = caseInsensitive ? source.toLowerCase() : source;
+  const text = caseInsensitive ? foldCase(source) : source;
   const trimmed = kind === 'prefix' && text.length > 1 && text.endsWith('/') ? text.slice(0, -1) : text;
   const segments = trimmed === '/' ? [] : trimmed.slice(1).split('/').map((s) => (s.startsWith(':') ? null : s));
   const literal = !segments.includes(null);
@@ -55,4 +55,20 @@ export function patternCovers(outer: PathPattern, inner: PathPattern): boolean {
   if (outer.kind === 'exact' && outer.segments.length !== inner.segments.length) return false;
   if (outer.segments.length > inner.segments.length) return false;
   return outer.segments.every((segment, i) => segment === null || segment === inner.segments[i]);
+}
+
+/**
+ * The case-insensitive form of a normalized path: escaped UTF-8 is decoded before lower-casing, because an
+ * upstream that ignores case compares "CAFÉ" with "café", not "%C3%89" with "%C3%A9". Only escapes of
+ * non-ASCII bytes are decoded, so "%3F" or "%25" keep their meaning.
+ */
+export function foldCase(path: string): string {
+  if (!path.includes('%')) return path.toLowerCase();
+  return path.replace(/(?:%[89A-Fa-f][0-9A-Fa-f])+/g, (escaped) => {
+    try {
+      return decodeURIComponent(escaped);
+    } catch {
+      return escaped;
+    }
+  }).toLowerCase();
 }

@@ -1,6 +1,7 @@
 // The route table: first match in file order wins. A path that some route serves, but not with this
 // method, is a 405 with the methods that would have worked.
 import { canonicalHost } from './host.ts';
+import { foldCase } from './pattern.ts';
 import type { Route } from './route.ts';
 
 export type RouteMatch =
@@ -26,7 +27,7 @@ export class Router {
   }
 
   match(method: string, hostHeader: string | undefined, path: string): RouteMatch {
-    const key = this.caseInsensitive ? path.toLowerCase() : path;
+    const key = this.caseInsensitive ? foldCase(path) : path;
     const host = this.usesHost ? canonicalHost(hostHeader) : '';
     let segments: string[] | undefined;
     const split = this.usesSegments ? () => (segments ??= key.slice(1).split('/')) : noSegments;
@@ -45,7 +46,7 @@ export class Router {
 
   /** Routes a request would be compared against, in order, with whether each matched (for explain). */
   candidates(path: string): readonly Route[] {
-    const key = this.caseInsensitive ? path.toLowerCase() : path;
+    const key = this.caseInsensitive ? foldCase(path) : path;
     const segments = key.slice(1).split('/');
     return this.routes.filter((r) => r.pattern.matches(key, () => segments));
   }
@@ -65,3 +66,4 @@ export class Router {
 function noSegments(): readonly string[] {
   return [];
 }
+

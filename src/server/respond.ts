@@ -50,6 +50,9 @@ export function sendReply(res: ServerResponse, reply: ErrorReply): void {
   res.end(reply.body);
 }
 
+/** How long a socket that got a raw reply may take to close its side before it is cut. */
+const LINGER_MS = 2000;
+
 /** For connections that are not (or no longer) an HTTP response: WebSocket handshakes, parse errors. */
 export function writeRawReply(socket: Duplex, reply: ErrorReply): void {
   if (!socket.writable) {
@@ -59,4 +62,12 @@ export function writeRawReply(socket: Duplex, reply: ErrorReply): void {
   let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}\r\nconnection: close\r\n`;
   for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`;
   socket.end(`${head}\r\n${reply.body}`);
+  // A refused WebSocket handshake is a socket the HTTP server has let go of: nobody reads it, so if the client
+  // sends anything more its close is never noticed, and the connection stays open for good, outside every
+  // server timeout (one file descriptor per attacker request, and a shutdown that never ends). Discard what
+  // it sends, so that its FIN is seen, and cut it after a grace period anyway.
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

@@ -142,7 +142,6 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     await closed;
     clearInterval(drainTimer);
     clearTimeout(timer);
-    gateway.close();
     holder!.close();
     if (admin) {
       admin.closeAllConnections();
@@ -172,7 +171,8 @@ function serverOptions(settings: Settings): http.ServerOptions {
     headersTimeout: settings.headersTimeoutMs,
     keepAliveTimeout: settings.keepAliveTimeoutMs,
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(settings.headersTimeoutMs / 4))),
-    requireHostHeader: true,
+    // The pipeline refuses a missing or repeated Host itself, with the same JSON error as any refusal.
+    requireHostHeader: false,
     noDelay: true,
   };
 }

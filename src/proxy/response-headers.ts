@@ -6,15 +6,18 @@ const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'
 
 export function cleanResponseHeaders(proxyRes: IncomingMessage, _req: IncomingMessage, res?: ServerResponse): void {
   const headers = proxyRes.headers;
+  // Removed headers are set to undefined rather than deleted: http-proxy skips undefined values when it
+  // copies them, and the object keeps its fast shape.
   const connection = headers.connection;
-  if (connection !== undefined) {
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
     for (const token of connection.split(',')) {
       const name = token.trim().toLowerCase();
-      if (name !== '' && name !== 'close' && name !== 'keep-alive') delete headers[name];
+      if (name !== '' && name !== 'close' && name !== 'keep-alive' && name in headers) headers[name] = undefined;
     }
   }
-  if (proxyRes.statusCode !== 101) for (const name of HOP_BY_HOP) delete headers[name];
+  if (proxyRes.statusCode !== 101) {
+    for (const name of HOP_BY_HOP) if (headers[name] !== undefined) headers[name] = undefined;
+  }
   // Our connection with the client keeps alive or closes on its own terms, not the upstream's.
-  const keepAlive = (res as { shouldKeepAlive?: boolean } | undefined)?.shouldKeepAlive !== false;
-  headers.connection = keepAlive ? 'keep-alive' : 'close';
+  headers.connection = (res as { shouldKeepAlive?: boolean } | undefined)?.shouldKeepAlive === false ? 'close' : 'keep-alive';
 }

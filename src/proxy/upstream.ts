@@ -49,12 +49,6 @@ export function createTarget(url: string, preserveHost: boolean): UpstreamTarget
   });
   return {
     url,
-    proxyOptions: {
-      target,
-      agent,
-      changeOrigin: !preserveHost,
-      xfwd: false,
-      ws: true,
-    },
+    proxyOptions: preserveHost ? { target, agent } : { target, agent, changeOrigin: true },
   };
 }

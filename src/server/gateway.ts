@@ -4,12 +4,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledConfig } from '../config/compile.ts';
-import type { Denial, Forward } from '../pipeline/decision.ts';
-import { decide } from '../pipeline/decide.ts';
+import type { Decision, Denial, Forward } from '../pipeline/decision.ts';
+import { decide, type Awaitable } from '../pipeline/decide.ts';
 import { Forwarder, type UpstreamFailure } from '../proxy/forward.ts';
 import { rewriteRequestHeaders } from '../proxy/headers.ts';
 import { cleanResponseHeaders } from '../proxy/response-headers.ts';
 import type { ConfigHolder, ActiveConfig } from './config-holder.ts';
+import { AccessLog } from './access-log.ts';
 import type { Logger } from './logger.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { attachContext, contextOf, pathForLog, RequestContext, requestIdOf } from './request-context.ts';
@@ -28,8 +29,10 @@ type Tracked = ServerResponse & { [ACTIVE]?: ActiveConfig };
 
 export class Gateway {
   private readonly forwarder: Forwarder;
+  private readonly accessLog: AccessLog;
 
   constructor(private readonly deps: GatewayDeps) {
+    this.accessLog = new AccessLog(deps.logger);
     this.forwarder = new Forwarder({
       onUpstreamError: (kind, req, target) => this.upstreamFailed(kind, req, target),
       onUpstreamResponse: cleanResponseHeaders,
@@ -48,12 +51,22 @@ export class Gateway {
     attachContext(req, context);
     (res as Tracked)[ACTIVE] = active;
     res.setHeader('x-request-id', context.id);
-    this.deps.metrics.inFlight.inc();
-    res.once('close', this.finished);
-    decide(active.config, req as IncomingMessage & { method: string; url: string }).then(
-      (decision) => (decision.kind === 'deny' ? this.refuse(res, context, decision) : this.forward(req, res, active.config, context, decision)),
-      (err: unknown) => this.internalError(res, context, err),
-    );
+    this.deps.metrics.inFlight++;
+    res.on('close', this.finished); // 'close' comes once; on() spares the wrapper once() allocates
+    let decision: Awaitable<Decision>;
+    try {
+      decision = decide(active.config, req as IncomingMessage & { method: string; url: string });
+    } catch (err) {
+      return this.internalError(res, context, err);
+    }
+    if (decision instanceof Promise) {
+      decision.then(
+        (settled) => this.apply(req, res, active.config, context, settled),
+        (err: unknown) => this.internalError(res, context, err),
+      );
+    } else {
+      this.apply(req, res, active.config, context, decision);
+    }
   };
 
   /** node:http 'upgrade' listener: WebSocket handshakes pass the same checks as any request. */
@@ -63,7 +76,7 @@ export class Gateway {
     attachContext(req, context);
     socket.once('close', () => this.deps.holder.release(active));
     socket.on('error', () => socket.destroy());
-    decide(active.config, req as IncomingMessage & { method: string; url: string }).then(
+    Promise.resolve(decide(active.config, req as IncomingMessage & { method: string; url: string })).then(
       (decision) => {
         if (decision.kind === 'deny') {
           this.note(context, decision);
@@ -87,8 +100,14 @@ export class Gateway {
     );
   };
 
-  close(): void {
-    this.forwarder.close();
+  /** Answer a denial or forward; a failure here is this request's 500, never the process's crash. */
+  private apply(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Decision): void {
+    try {
+      if (decision.kind === 'deny') this.refuse(res, context, decision);
+      else this.forward(req, res, config, context, decision);
+    } catch (err) {
+      this.internalError(res, context, err);
+    }
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Forward): void {
@@ -177,7 +196,7 @@ export class Gateway {
     const completed = res.writableFinished;
     // The client went away before the response was complete: stop the upstream work too.
     if (!completed) this.forwarder.abort(req);
-    this.deps.metrics.inFlight.dec();
+    this.deps.metrics.inFlight--;
     this.log(req, context, completed || res.headersSent ? res.statusCode : CLIENT_CLOSED, !completed);
     const active = (res as Tracked)[ACTIVE];
     if (active !== undefined) this.deps.holder.release(active);
@@ -187,22 +206,19 @@ export class Gateway {
     const seconds = (performance.now() - context.startedAt) / 1000;
     this.deps.metrics.request(context.route ?? 'none', req.method ?? 'OTHER', status, seconds);
     if (!this.deps.holder.current.settings.accessLog) return;
-    this.deps.logger.info(
-      {
-        req_id: context.id,
-        method: req.method,
-        path: context.path,
-        route: context.route,
-        status,
-        duration_ms: Math.round(seconds * 1e6) / 1e3,
-        upstream: context.upstream,
-        sub: context.subject,
-        reason: context.reason,
-        client: req.socket.remoteAddress,
-        ...(aborted ? { aborted: true } : {}),
-      },
-      'request',
-    );
+    this.accessLog.write({
+      requestId: context.id,
+      method: req.method,
+      path: context.path,
+      route: context.route,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      upstream: context.upstream,
+      subject: context.subject,
+      reason: context.reason,
+      client: req.socket.remoteAddress,
+      aborted,
+    });
   }
 }
 

@@ -20,7 +20,9 @@ export interface ShapeCheck {
 }
 
 export function checkShape(value: unknown, source: ConfigSource): ShapeCheck {
-  const result = gatewaySchema.safeParse(value ?? {});
+  // reportInput: a message can then say what was written ("got string \"abc\""), and tell a missing key
+  // from a wrong value.
+  const result = gatewaySchema.safeParse(value ?? {}, { reportInput: true });
   if (result.success) return { config: result.data, problems: [] };
   const problems: ConfigProblem[] = [];
   for (const issue of result.error.issues) {
@@ -51,6 +53,9 @@ function repair(value: unknown, firstIssues: readonly z.core.$ZodIssue[]): Gatew
       if (issue.code === 'unrecognized_keys') {
         const target = path.reduce<unknown>((node, key) => (node as Record<string | number, unknown> | undefined)?.[key], draft);
         for (const key of issue.keys) delete (target as Record<string, unknown>)[key];
+      } else if (path[0] === 'upstreams' && path.length >= 2) {
+        // An upstream with a broken value is still defined: routes naming it are not "unknown upstream".
+        (draft as { upstreams: Record<string, unknown> }).upstreams[path[1]!] = 'http://invalid.invalid';
       } else if (parent !== null && typeof parent === 'object' && !Array.isArray(parent) && path.length > 0) {
         delete (parent as Record<string | number, unknown>)[path[path.length - 1]!];
       } else {

@@ -15,7 +15,7 @@ export function parseSource(file: string, text: string): { source: ConfigSource;
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const source = { file, document, lineCounter };
   const problems: ConfigProblem[] = document.errors.map((err) => {
-    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
     return {
       severity: 'error' as const,
       code: 'yaml_syntax',

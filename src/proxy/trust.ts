@@ -10,7 +10,9 @@ export const TRUST_EVERYONE: TrustPolicy = { trusts: () => true };
 
 /** "10.0.0.0/8", "2001:db8::/32" or a single address. Returns undefined when the text is not one. */
 export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', prefixText] = text.trim().split('/');
+  const parts = text.trim().split('/');
+  if (parts.length > 2) return undefined;
+  const [address = '', prefixText] = parts;
   const version = isIP(address);
   if (version === 0) return undefined;
   const max = version === 4 ? 32 : 128;

@@ -34,5 +34,7 @@ export function hostCovers(outer: HostPattern | null, inner: HostPattern | null)
   const o = canonicalHost(outer.source);
   const i = canonicalHost(inner.source);
   if (o === i) return true;
-  return o.startsWith('*.') && !i.startsWith('*.') && outer.matches(i);
+  if (!o.startsWith('*.')) return false;
+  // "*.example.com" covers "api.example.com" and, since it matches any depth, "*.api.example.com".
+  return i.startsWith('*.') ? i.slice(1).endsWith(o.slice(1)) : outer.matches(i);
 }

@@ -57,6 +57,8 @@ export class Forwarder {
       if (deleteLength !== -1) passes.splice(deleteLength, 1);
       // http-proxy joins the target's path and ours, merging slashes and then turning "http:/" into
       // "http://": send exactly the normalized path the route was matched on, under the target's path.
+      // (http-proxy emits proxyReq for every request without an Expect header, and Expect is hop-by-hop:
+      // headers.ts removes it.)
       const base = basePath(target);
       proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
         proxyReq.path = base + req.url;

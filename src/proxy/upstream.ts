@@ -49,6 +49,8 @@ export function createTarget(url: string, preserveHost: boolean): UpstreamTarget
   });
   return {
     url,
-    proxyOptions: preserveHost ? { target, agent } : { target, agent, changeOrigin: true },
+    // The request path is set by forward.ts (the target's path + the normalized path), so http-proxy is
+    // told not to compute one: toProxy spares it a url.parse of the request URL, ignorePath the join.
+    proxyOptions: { target, agent, toProxy: true, ignorePath: true, ...(preserveHost ? {} : { changeOrigin: true }) },
   };
 }

@@ -19,6 +19,11 @@ export interface AccessEntry {
 }
 
 const TAIL = `,"msg":${JSON.stringify(ACCESS_MESSAGE)}}\n`;
+const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f-\uffff]/;
+
+function escaped(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : '"' + text + '"';
+}
 
 export class AccessLog {
   private readonly stream: { write(line: string): unknown };
@@ -29,17 +34,22 @@ export class AccessLog {
     this.head = `{"level":"info","pid":${process.pid},"time":`;
   }
 
+  /**
+   * Request ids (sanitized or generated), methods (HTTP tokens), route and upstream names (config
+   * names), reason codes and addresses never need JSON escaping; the path and the caller's sub, which
+   * come from the client or its token, are escaped.
+   */
   write(entry: AccessEntry): void {
     if (!this.logger.isLevelEnabled('info')) return;
-    let line = this.head + Date.now() + ',"req_id":' + JSON.stringify(entry.requestId);
-    if (entry.method !== undefined) line += ',"method":' + JSON.stringify(entry.method);
-    line += ',"path":' + JSON.stringify(entry.path);
-    if (entry.route !== undefined) line += ',"route":' + JSON.stringify(entry.route);
+    let line = this.head + Date.now() + ',"req_id":"' + entry.requestId + '"';
+    if (entry.method !== undefined) line += ',"method":"' + entry.method + '"';
+    line += ',"path":' + escaped(entry.path);
+    if (entry.route !== undefined) line += ',"route":"' + entry.route + '"';
     line += ',"status":' + entry.status + ',"duration_ms":' + entry.durationMs;
-    if (entry.upstream !== undefined) line += ',"upstream":' + JSON.stringify(entry.upstream);
-    if (entry.subject !== undefined) line += ',"sub":' + JSON.stringify(entry.subject);
-    if (entry.reason !== undefined) line += ',"reason":' + JSON.stringify(entry.reason);
-    if (entry.client !== undefined) line += ',"client":' + JSON.stringify(entry.client);
+    if (entry.upstream !== undefined) line += ',"upstream":"' + entry.upstream + '"';
+    if (entry.subject !== undefined) line += ',"sub":' + escaped(entry.subject);
+    if (entry.reason !== undefined) line += ',"reason":"' + entry.reason + '"';
+    if (entry.client !== undefined) line += ',"client":"' + entry.client + '"';
     if (entry.aborted) line += ',"aborted":true';
     this.stream.write(line + TAIL);
   }

@@ -12,7 +12,7 @@ import { decide } from '../pipeline/decide.ts';
 import { rewriteRequestHeaders } from '../proxy/headers.ts';
 import { canonicalHost } from '../routing/host.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
-import { foldCase } from '../routing/pattern.ts';
+import { foldCase, segmentsOf } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
 
@@ -122,8 +122,7 @@ function routeOutcome(config: CompiledConfig, route: Route, chosen: Route | unde
   if (chosen !== undefined && route.index > chosen.index) return 'not considered (an earlier route matched)';
   if (route === chosen) return 'matched';
   const key = config.settings.caseInsensitivePaths ? foldCase(path) : path;
-  const segments = key.slice(1).split('/');
-  if (!route.pattern.matches(key, () => segments)) return 'path does not match';
+  if (!route.pattern.matches(key, segmentsOf(key))) return 'path does not match';
   if (route.host !== null && !route.host.matches(canonicalHost(host))) return `host is not ${route.host.source}`;
   if (route.methods !== null && !route.methods.has(method)) return `method ${method} not in ${[...route.methods].join(', ')}`;
   return 'matched';

@@ -6,7 +6,12 @@ export interface PathPattern {
   readonly kind: 'exact' | 'prefix';
   /** Segments; null for a parameter. */
   readonly segments: readonly (string | null)[];
-  matches(path: string, segments: () => readonly string[]): boolean;
+  /** Whether matches() needs the path's segments (only patterns with parameters do). */
+  readonly needsSegments: boolean;
+  /** A path must start with this to match (cheap rejection before segments are needed). */
+  readonly head: string;
+  /** `segments` is the path split at "/" (without the leading empty one) when needsSegments. */
+  matches(path: string, segments: readonly string[] | undefined): boolean;
   /** The path left after removing the prefix this pattern matched (strip_prefix). */
   strip(path: string): string;
 }
@@ -16,6 +21,9 @@ export function compilePattern(source: string, kind: 'exact' | 'prefix', caseIns
   const trimmed = kind === 'prefix' && text.length > 1 && text.endsWith('/') ? text.slice(0, -1) : text;
   const segments = trimmed === '/' ? [] : trimmed.slice(1).split('/').map((s) => (s.startsWith(':') ? null : s));
   const literal = !segments.includes(null);
+  // The literal start of a pattern with parameters ("/api/users/" of "/api/users/:id"): most paths are
+  // rejected by it before any splitting.
+  const head = literal ? '' : '/' + segments.slice(0, segments.indexOf(null)).map((s) => s + '/').join('');
 
   let matches: PathPattern['matches'];
   if (kind === 'exact' && literal) {
@@ -24,8 +32,9 @@ export function compilePattern(source: string, kind: 'exact' | 'prefix', caseIns
     const withSlash = trimmed === '/' ? '/' : trimmed + '/';
     matches = (path) => path === trimmed || path.startsWith(withSlash) || trimmed === '/';
   } else {
-    matches = (_path, split) => {
-      const actual = split();
+    matches = (path, split) => {
+      if (!path.startsWith(head)) return false;
+      const actual = split!;
       if (kind === 'exact' ? actual.length !== segments.length : actual.length < segments.length) return false;
       for (let i = 0; i < segments.length; i++) {
         const expected = segments[i];
@@ -46,7 +55,12 @@ export function compilePattern(source: string, kind: 'exact' | 'prefix', caseIns
     return path.slice(index);
   };
 
-  return { source, kind, segments, matches, strip };
+  return { source, kind, segments, needsSegments: !literal, head, matches, strip };
+}
+
+/** The segments of a normalized path, as matches() takes them. */
+export function segmentsOf(path: string): string[] {
+  return path.slice(1).split('/');
 }
 
 /** True when every path `inner` matches is also matched by `outer` (for shadowing warnings). */

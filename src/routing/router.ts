@@ -1,7 +1,7 @@
 // The route table: first match in file order wins. A path that some route serves, but not with this
 // method, is a 405 with the methods that would have worked.
 import { canonicalHost } from './host.ts';
-import { foldCase } from './pattern.ts';
+import { foldCase, segmentsOf } from './pattern.ts';
 import type { Route } from './route.ts';
 
 export type RouteMatch =
@@ -13,57 +13,57 @@ const NOT_FOUND: RouteMatch = { kind: 'not_found' };
 
 export class Router {
   readonly routes: readonly Route[];
-  private readonly byRoute: Map<Route, RouteMatch>;
+  /** The match result for each route, built once: a match allocates nothing. */
+  private readonly found: readonly RouteMatch[];
   private readonly usesHost: boolean;
-  private readonly usesSegments: boolean;
   private readonly caseInsensitive: boolean;
 
   constructor(routes: readonly Route[], options: { caseInsensitive: boolean }) {
     this.routes = routes;
-    this.byRoute = new Map(routes.map((route) => [route, { kind: 'route', route }]));
+    this.found = routes.map((route) => ({ kind: 'route', route }));
     this.usesHost = routes.some((r) => r.host !== null);
-    this.usesSegments = routes.some((r) => r.pattern.segments.includes(null));
     this.caseInsensitive = options.caseInsensitive;
   }
 
   match(method: string, hostHeader: string | undefined, path: string): RouteMatch {
     const key = this.caseInsensitive ? foldCase(path) : path;
     const host = this.usesHost ? canonicalHost(hostHeader) : '';
-    let segments: string[] | undefined;
-    const split = this.usesSegments ? () => (segments ??= key.slice(1).split('/')) : noSegments;
+    let segments: string[] | undefined; // split once, and only if a route with parameters is tried
     let pathMatched = false;
-    for (const route of this.routes) {
-      if (!route.pattern.matches(key, split)) continue;
+    for (let i = 0; i < this.routes.length; i++) {
+      const route = this.routes[i]!;
+      const pattern = route.pattern;
+      if (pattern.needsSegments) {
+        if (!key.startsWith(pattern.head)) continue;
+        segments ??= segmentsOf(key);
+      }
+      if (!pattern.matches(key, segments)) continue;
       if (route.host !== null && !route.host.matches(host)) continue;
       if (route.methods !== null && !route.methods.has(method)) {
         pathMatched = true;
         continue;
       }
-      return this.byRoute.get(route)!;
+      return this.found[i]!;
     }
-    return pathMatched ? this.methodNotAllowed(host, key, split) : NOT_FOUND;
+    return pathMatched ? this.methodNotAllowed(host, key, segments ?? segmentsOf(key)) : NOT_FOUND;
   }
 
   /** Routes a request would be compared against, in order, with whether each matched (for explain). */
   candidates(path: string): readonly Route[] {
     const key = this.caseInsensitive ? foldCase(path) : path;
-    const segments = key.slice(1).split('/');
-    return this.routes.filter((r) => r.pattern.matches(key, () => segments));
+    const segments = segmentsOf(key);
+    return this.routes.filter((r) => r.pattern.matches(key, segments));
   }
 
-  private methodNotAllowed(host: string, key: string, split: () => readonly string[]): RouteMatch {
+  private methodNotAllowed(host: string, key: string, segments: readonly string[]): RouteMatch {
     const allow = new Set<string>();
     const considered: Route[] = [];
     for (const route of this.routes) {
-      if (!route.pattern.matches(key, split) || (route.host !== null && !route.host.matches(host))) continue;
+      if (!route.pattern.matches(key, segments) || (route.host !== null && !route.host.matches(host))) continue;
       considered.push(route);
       for (const m of route.methods ?? []) allow.add(m);
     }
     return { kind: 'method_not_allowed', allow: [...allow].sort(), considered };
   }
-}
-
-function noSegments(): readonly string[] {
-  return [];
 }
 

@@ -20,6 +20,8 @@ export interface GatewayDeps {
   readonly holder: ConfigHolder;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  /** Batch access-log lines (false when a test reads the log right after each request). */
+  readonly batchAccessLog?: boolean;
 }
 
 /** nginx's code for "the client closed the connection before the response". */
@@ -32,7 +34,7 @@ export class Gateway {
   private readonly accessLog: AccessLog;
 
   constructor(private readonly deps: GatewayDeps) {
-    this.accessLog = new AccessLog(deps.logger);
+    this.accessLog = new AccessLog(deps.logger, deps.batchAccessLog !== false);
     this.forwarder = new Forwarder({
       onUpstreamError: (kind, req, target) => this.upstreamFailed(kind, req, target),
       onUpstreamResponse: cleanResponseHeaders,
@@ -99,6 +101,11 @@ export class Gateway {
       () => socket.destroy(),
     );
   };
+
+  /** Write out what the access log still holds (at shutdown). */
+  flushLog(): void {
+    this.accessLog.flush();
+  }
 
   /** Answer a denial or forward; a failure here is this request's 500, never the process's crash. */
   private apply(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Decision): void {

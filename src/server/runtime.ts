@@ -72,7 +72,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   holder = new ConfigHolder(first);
   announceConfig(logger, first);
 
-  const gateway = new Gateway({ holder, logger, metrics });
+  const gateway = new Gateway({ holder, logger, metrics, batchAccessLog: options.logger === undefined });
   const server = http.createServer(serverOptions(settings), gateway.handle);
   server.on('upgrade', gateway.handleUpgrade);
   // With a listener here, Node no longer answers "100 Continue" before the gateway has decided.
@@ -147,6 +147,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin!.close(() => resolve()));
     }
+    gateway.flushLog();
     logger.info({ port }, 'portcullis stopped');
     logger.flush?.();
   };

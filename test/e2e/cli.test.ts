@@ -193,3 +193,32 @@ describe('portcullis token', () => {
     }
   });
 });
+
+describe('portcullis health', () => {
+  test('exit 0 when the admin port answers /healthz (and /readyz with --ready), 1 when nothing listens', async () => {
+    const upstream = await startUpstream();
+    const dir = tempDir();
+    const probe = await import('node:net').then((net) => {
+      const server = net.createServer();
+      return new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => {
+        const port = (server.address() as { port: number }).port;
+        server.close(() => resolve(port));
+      }));
+    });
+    const file = writeFile(dir, 'gateway.yaml', stringify(configWith(upstream.url, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }], { server: { admin_port: probe } })));
+    assert.equal((await runCli(['health', '--config', file])).code, 1);
+    const gw = startCli(['--config', file, '--port', '0']);
+    try {
+      await gw.waitFor((l) => l.msg === 'portcullis listening');
+      const live = await runCli(['health', '--config', file]);
+      assert.equal(live.code, 0, live.stdout);
+      assert.match(live.stdout, /\/healthz: 200/);
+      const ready = await runCli(['health', '--ready', '--config', file]);
+      assert.equal(ready.code, 0, ready.stdout);
+      assert.match(ready.stdout, /\/readyz: 200/);
+    } finally {
+      gw.child.kill('SIGKILL');
+      await upstream.close();
+    }
+  });
+});

@@ -1,0 +1,66 @@
+// The access log: valid JSON lines in pino's shape, escaping only what needs it, batched (16 KB or a
+// second) so that writing a line costs the request little.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AccessLog, type AccessEntry } from '../../src/server/access-log.ts';
+import { createLogger } from '../../src/server/logger.ts';
+
+const entry = (over: Partial<AccessEntry> = {}): AccessEntry => ({
+  requestId: 'r-1', method: 'GET', path: '/api/orders/1', route: 'orders', status: 200, durationMs: 1.5,
+  upstream: 'app', subject: 'alice', reason: undefined, client: '127.0.0.1', aborted: false, ...over,
+});
+
+function capture(batch: boolean) {
+  const writes: string[] = [];
+  const log = new AccessLog(createLogger('info', { write: (text: string) => void writes.push(text) }), batch);
+  const lines = () => writes.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { log, writes, lines };
+}
+
+describe('access log', () => {
+  test('a line has the fields an operator needs, in the shape of every pino line', () => {
+    const { log, lines } = capture(false);
+    log.write(entry({ reason: 'insufficient_role', status: 403, upstream: undefined, aborted: true }));
+    const [line] = lines();
+    assert.equal(line!.level, 'info');
+    assert.equal(line!.msg, 'request');
+    assert.equal(typeof line!.time, 'number');
+    assert.equal(line!.pid, process.pid);
+    assert.deepEqual(
+      { req_id: line!.req_id, method: line!.method, path: line!.path, route: line!.route, status: line!.status, duration_ms: line!.duration_ms, sub: line!.sub, reason: line!.reason, client: line!.client, aborted: line!.aborted },
+      { req_id: 'r-1', method: 'GET', path: '/api/orders/1', route: 'orders', status: 403, duration_ms: 1.5, sub: 'alice', reason: 'insufficient_role', client: '127.0.0.1', aborted: true },
+    );
+    assert.equal('upstream' in line!, false);
+  });
+
+  test('a path or sub with quotes, backslashes, control characters or non-ASCII stays valid JSON', () => {
+    const { log, lines } = capture(false);
+    const nasty = 'a"b\\c\nd\u0000é\u2028';
+    log.write(entry({ path: nasty, subject: nasty }));
+    const [line] = lines();
+    assert.equal(line!.path, nasty);
+    assert.equal(line!.sub, nasty);
+  });
+
+  test('lines are batched: nothing is written until 16 KB have gathered, then all at once', () => {
+    const { log, writes, lines } = capture(true);
+    log.write(entry());
+    assert.equal(writes.length, 0);
+    while (writes.length === 0) log.write(entry());
+    assert.equal(writes.length, 1);
+    assert.ok(writes[0]!.length >= 16 * 1024);
+    assert.ok(lines().length > 50);
+    log.flush();
+  });
+
+  test('a partial batch is written within a second, and at once on flush', async () => {
+    const { log, writes, lines } = capture(true);
+    log.write(entry({ requestId: 'r-a' }));
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(lines().map((l) => l.req_id), ['r-a']);
+    log.write(entry({ requestId: 'r-b' }));
+    log.flush();
+    assert.equal(writes.length, 2);
+    assert.deepEqual(lines().map((l) => l.req_id), ['r-a', 'r-b']);
+  });
+});

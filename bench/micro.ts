@@ -3,7 +3,7 @@
 // same run, so that a regression shows up as a number. Not a test: nothing here is asserted.
 import { generateKeyPairSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
@@ -122,3 +122,4 @@ const perRequest = ['decide, allowed, cached token (whole pipeline)', 'rewrite h
 console.log(`  gateway work per cached request ~ ${(perRequest / 1000).toFixed(2)} us (decide + headers + log + metrics)`);
 cached.close();
 uncached.close();
+rmSync(dir, { recursive: true, force: true });

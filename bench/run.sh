@@ -5,7 +5,7 @@
 # the naive Node gateway, p50/p99 latency, RSS, and whether the targets of docs/PERFORMANCE.md are met.
 #
 # Env: D (seconds per run, 8), R (rounds, 3), C (connections, 50) as the harness takes them;
-#      BENCH_WORKERS (gateway processes, 1); ALGS (default "HS256 RS256").
+#      BENCH_WORKERS (gateway processes, 1); BENCH_ACCESS_LOG (true); ALGS (default "HS256 RS256").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 harness=${PEERS_HARNESS:-$root/../shared/bench/run-peers.sh}
@@ -18,14 +18,14 @@ fi
 (cd "$root" && npm run --silent build)
 log=$(mktemp /tmp/portcullis-bench.XXXX.log)
 out=$(mktemp /tmp/portcullis-bench.XXXX.txt)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$log"' EXIT
 
 # The harness exports BENCH_ALG, BENCH_SECRET, BENCH_PUBLIC_KEY and BENCH_UPSTREAM to the candidate.
 export CANDIDATE_PORT=${CANDIDATE_PORT:-18004}
-export CANDIDATE_CMD="BENCH_PORT=$CANDIDATE_PORT BENCH_WORKERS=${BENCH_WORKERS:-1} exec node '$root/dist/cli.js' --config '$root/bench/gateway-'\"\$BENCH_ALG\"'.yaml' >>'$log' 2>&1"
+export CANDIDATE_CMD="BENCH_PORT=$CANDIDATE_PORT BENCH_WORKERS=${BENCH_WORKERS:-1} BENCH_ACCESS_LOG=${BENCH_ACCESS_LOG:-true} exec node '$root/dist/cli.js' --config '$root/bench/gateway-'\"\$BENCH_ALG\"'.yaml' >>'$log' 2>&1"
 
-echo "Portcullis benchmark: ${D:-8}s x ${R:-3} rounds, ${C:-50} connections, gateway workers: ${BENCH_WORKERS:-1}"
-echo "(access log of the gateway: $log)"
+echo "Portcullis benchmark: ${D:-8}s x ${R:-3} rounds, ${C:-50} connections, gateway workers: ${BENCH_WORKERS:-1}, access log: ${BENCH_ACCESS_LOG:-true}"
+echo "(the gateway's access log goes to $log, removed at the end)"
 # shellcheck disable=SC2086
 "$harness" ${ALGS:-HS256 RS256} | tee "$out"
 

@@ -1,6 +1,6 @@
 // Key pairs and tokens for tests: real keys, real signatures, by jose.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
@@ -39,9 +39,16 @@ export async function publicJwk(pair: KeyPair, kid: string, alg = 'RS256'): Prom
   return { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
 }
 
-/** A temp directory for config files and keys. */
+const created: string[] = [];
+process.once('exit', () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temp directory for config files and keys, removed when the test process exits. */
 export function tempDir(prefix = 'portcullis-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 export function writeFile(dir: string, name: string, text: string): string {

@@ -92,7 +92,10 @@ export class JwksKeySource implements KeySource {
     } catch (err) {
       // A kid we have never seen may be a freshly rotated key: refetch, but at most once per cooldown so
       // that tokens with made-up kids can not turn the gateway into a load generator against the IdP.
-      if (!isNoMatchingKey(err) || Date.now() - this.lastAttemptAt < this.options.cooldownMs) throw err;
+      // Requests that arrive while that refetch is under way wait for it rather than fail: the first
+      // requests after a rotation come together.
+      if (!isNoMatchingKey(err)) throw err;
+      if (this.inFlight === undefined && Date.now() - this.lastAttemptAt < this.options.cooldownMs) throw err;
       await this.refresh();
       return this.keySet!(header);
     }

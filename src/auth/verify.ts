@@ -1,6 +1,6 @@
 // The verifier: signature and claims, by jose, against the one provider the token's `iss` names. Every
 // failure becomes a stable code and a sentence safe to show the client (nothing from the token echoed).
-import { decodeJwt, errors, jwtVerify, UnsecuredJWT, type JWTPayload } from 'jose';
+import { decodeJwt, errors, jwtVerify, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { headerValueOf, readClaim, rolesOf, scopesOf, type ClaimPath } from './claims.ts';
 import type { Identity } from './identity.ts';
 import { KeysUnavailableError } from './keys.ts';
@@ -90,8 +90,31 @@ async function verifyWith(
     const { payload } = await jwtVerify(token, (header) => provider.keys.resolve(header), provider.verifyOptions);
     return toIdentity(provider, payload, generation, headerSpecs);
   } catch (err) {
+    if (err instanceof errors.JWKSMultipleMatchingKeys) return verifyWithEachKey(err, provider, token, generation, headerSpecs);
     return { ...describeFailure(err), provider: provider.name };
   }
+}
+
+/**
+ * A token without `kid` from a provider that publishes several keys for its algorithm (common while keys
+ * rotate): jose hands back every candidate, and the token is valid if one of them verifies it.
+ */
+async function verifyWithEachKey(
+  candidates: AsyncIterable<CryptoKey>,
+  provider: Provider,
+  token: string,
+  generation: number,
+  headerSpecs: readonly IdentityHeaderSpec[],
+): Promise<Identity | VerificationFailure> {
+  for await (const key of candidates) {
+    try {
+      const { payload } = await jwtVerify(token, key, provider.verifyOptions);
+      return toIdentity(provider, payload, generation, headerSpecs);
+    } catch (err) {
+      if (!(err instanceof errors.JWSSignatureVerificationFailed)) return { ...describeFailure(err), provider: provider.name };
+    }
+  }
+  return { code: 'token_signature', message: 'the token signature does not verify', provider: provider.name };
 }
 
 /**
@@ -143,12 +166,15 @@ function toIdentity(
 /**
  * Lists travel upstream comma-joined ("X-User-Roles: reader,admin"). An element that itself contains a
  * comma, like the role "reader,admin" from a group name someone chose, would read upstream as two values,
- * one of them a role the gateway never granted. Such elements are dropped, for the gateway's own role
- * checks as well, so that both sides see the same list.
+ * one of them a role the gateway never granted; one with whitespace around it (" admin") is trimmed by
+ * every header parser into a role the gateway did not check. Such elements are dropped, for the gateway's
+ * own role checks as well, so that both sides see the same list.
  */
 function withoutSeparators<T>(values: readonly T[]): T[] {
-  return values.filter((v) => typeof v !== 'string' || !v.includes(','));
+  return values.filter((v) => typeof v !== 'string' || !AMBIGUOUS_ELEMENT.test(v));
 }
+
+const AMBIGUOUS_ELEMENT = /,|^\s|\s$/;
 
 const CLAIM_FAILURES: Record<string, VerificationFailure> = {
   nbf: { code: 'token_not_yet_valid', message: 'the token is not valid yet (nbf)' },

@@ -1,6 +1,7 @@
-// portcullis demo (npm start): the gateway plus the bundled echo backend on every loopback upstream
-// target of the config that nothing listens on yet, so the checked-in gateway.yaml works on a fresh
-// machine with nothing else running.
+// portcullis demo (npm start): the gateway plus the bundled echo backend on the loopback targets of the
+// upstream named "echo" that nothing listens on yet, so the checked-in gateway.yaml works on a fresh
+// machine with nothing else running. Only "echo": a user's own local service that is not up yet must
+// get a 502, not a stand-in that answers for it.
 import cluster from 'node:cluster';
 import net from 'node:net';
 import type http from 'node:http';
@@ -9,6 +10,8 @@ import { loadConfigOrThrow } from '../config/load.ts';
 import { CONFIG_OPTION, configFile, parse } from './args.ts';
 import { runCommand } from './run.ts';
 
+const DEMO_UPSTREAM = 'echo';
+
 export async function demoCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, { ...CONFIG_OPTION, port: { type: 'string' }, 'admin-port': { type: 'string' } });
   // Cluster workers run this command too; the echo backends belong to the primary.
@@ -16,6 +19,7 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
   const loaded = loadConfigOrThrow(configFile(values.config));
   const echoes: http.Server[] = [];
   for (const [name, upstream] of Object.entries(loaded.config.upstreams)) {
+    if (name !== DEMO_UPSTREAM) continue;
     const targets = typeof upstream === 'string' ? [upstream] : upstream.targets;
     for (const target of targets) {
       const url = new URL(target);

@@ -1,4 +1,5 @@
-// The request pipeline, top to bottom: normalize -> match route -> extract token -> verify -> authorize.
+// The request pipeline, top to bottom: normalize -> match route -> extract token -> verify -> authorize ->
+// body limit.
 // Each stage either hands the next one its value or returns a Denial. The server forwards what this
 // allows; explain prints the same stages without calling anything. Only a signature check waits: a
 // request with a cached token is decided without a single promise.
@@ -59,13 +60,30 @@ export function decide(
   const upstreamPath = (route.stripPrefix ? route.pattern.strip(target.path) : target.path) + target.query;
 
   const token = bearerToken(config, route, request, trace);
-  if (token === null) return { kind: 'forward', route, identity: null, upstreamPath };
+  if (token === null) return checkBodySize(request, { kind: 'forward', route, identity: null, upstreamPath }, trace);
   if (typeof token !== 'string') return token;
 
   const verified = verify(config.verifier, token);
   return verified instanceof Promise
-    ? verified.then((result) => admit(route, result, upstreamPath, trace))
-    : admit(route, verified, upstreamPath, trace);
+    ? verified.then((result) => checkBodySize(request, admit(route, result, upstreamPath, trace), trace))
+    : checkBodySize(request, admit(route, verified, upstreamPath, trace), trace);
+}
+
+/**
+ * A declared Content-Length over the route's max_body is refused before a byte of the body is read. (A
+ * chunked body declares no length: the server counts it as it streams, server/gateway.ts.) Checked after
+ * the caller is authorized, so that the route's limit is not told to whoever asks.
+ */
+function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace | undefined): Decision {
+  if (decision.kind === 'deny' || decision.route.maxBody === null) return decision;
+  const limit = decision.route.maxBody;
+  const declared = request.headers['content-length'];
+  if (declared === undefined || Number(declared) <= limit) {
+    trace?.push({ stage: 'body', outcome: 'pass', detail: `declared ${declared ?? 'no'} length; the limit is ${limit} bytes` });
+    return decision;
+  }
+  trace?.push({ stage: 'body', outcome: 'fail', detail: `Content-Length ${declared} is over the limit of ${limit} bytes` });
+  return deny(413, 'body_too_large', `the request body is larger than ${limit} bytes`, { route: decision.route, ...(decision.identity ? { identity: decision.identity } : {}) });
 }
 
 /**
@@ -106,7 +124,8 @@ function bearerToken(config: CompiledConfig, route: Route, request: RequestFacts
 /** The verified token (or why it failed), checked against what the route requires. */
 function admit(route: Route, verified: Identity | VerificationFailure, upstreamPath: string, trace: Trace | undefined): Decision {
   if (!isIdentity(verified)) {
-    trace?.push({ stage: 'verify', outcome: 'fail', detail: `${verified.code}: ${verified.message}` });
+    const tried = verified.provider !== undefined ? `provider "${verified.provider}": ` : '';
+    trace?.push({ stage: 'verify', outcome: 'fail', detail: `${tried}${verified.code}: ${verified.message}` });
     if (verified.code === 'provider_unavailable') return deny(503, verified.code, verified.message, { route });
     return deny(401, verified.code, verified.message, { route, challenge: { error: 'invalid_token' } });
   }

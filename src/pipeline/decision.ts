@@ -36,7 +36,7 @@ export function deny(status: number, code: string, message: string, extra?: Part
 
 /** A step of the pipeline as explain prints it. */
 export interface TraceStep {
-  readonly stage: 'normalize' | 'route' | 'token' | 'verify' | 'authorize' | 'forward';
+  readonly stage: 'normalize' | 'route' | 'token' | 'verify' | 'authorize' | 'body' | 'forward';
   readonly outcome: 'pass' | 'fail' | 'skip';
   readonly detail: string;
 }

@@ -6,19 +6,27 @@ import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { UpstreamTarget } from './upstream.ts';
 
-export type UpstreamFailure = 'unavailable' | 'timeout';
+/**
+ * unavailable: no response (refused, reset, TLS failure); timeout: silent for too long (before or during the
+ * response); reset: the upstream's connection broke in the middle of its response.
+ */
+export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset';
 
 export interface ForwardEvents {
-  /** The upstream failed before or while answering; `target` is a ServerResponse or, for upgrades, a socket. */
-  onUpstreamError(kind: UpstreamFailure, req: IncomingMessage, target: ServerResponse | Duplex): void;
+  /**
+   * The upstream failed before or while answering; `target` is a ServerResponse or, for upgrades, a socket.
+   * `cause` is the system error code (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID...) when there is one.
+   */
+  onUpstreamError(kind: UpstreamFailure, req: IncomingMessage, target: ServerResponse | Duplex, cause?: string): void;
   /** A response arrived; lets the caller adjust its headers before http-proxy copies them. */
   onUpstreamResponse?(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void;
 }
 
 const TIMEOUT_MS = Symbol('portcullis.upstreamTimeout');
 const PROXY_REQUEST = Symbol('portcullis.proxyRequest');
+const UPSTREAM_PATH = Symbol('portcullis.upstreamPath');
 
-type Tracked = IncomingMessage & { [TIMEOUT_MS]?: number; [PROXY_REQUEST]?: ClientRequest };
+type Tracked = IncomingMessage & { [TIMEOUT_MS]?: number; [PROXY_REQUEST]?: ClientRequest; [UPSTREAM_PATH]?: string };
 
 class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
@@ -32,12 +40,14 @@ export class Forwarder {
 
   web(req: IncomingMessage, res: ServerResponse, target: UpstreamTarget, timeoutMs: number): void {
     (req as Tracked)[TIMEOUT_MS] = timeoutMs;
-    this.proxyFor(target).web(req, res);
+    const proxy = this.proxyFor(target);
+    withPath(target, req, () => proxy.web(req, res));
   }
 
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpstreamTarget, timeoutMs: number): void {
     (req as Tracked)[TIMEOUT_MS] = timeoutMs;
-    this.proxyFor(target).ws(req, socket, head);
+    const proxy = this.proxyFor(target);
+    withPath(target, req, () => proxy.ws(req, socket, head));
   }
 
   /** Abandon the upstream request of `req` (the client went away, or sent too much). */
@@ -55,24 +65,26 @@ export class Forwarder {
       const passes = (proxy as unknown as { webPasses: { name: string }[] }).webPasses;
       const deleteLength = passes.findIndex((pass) => pass.name === 'deleteLength');
       if (deleteLength !== -1) passes.splice(deleteLength, 1);
-      // http-proxy joins the target's path and ours, merging slashes and then turning "http:/" into
-      // "http://": send exactly the normalized path the route was matched on, under the target's path.
       // (http-proxy emits proxyReq for every request without an Expect header, and Expect is hop-by-hop:
       // headers.ts removes it.)
-      const base = basePath(target);
-      proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-        proxyReq.path = base + req.url;
-        onProxyRequest(proxyReq, req);
-      });
+      proxy.on('proxyReq', onProxyRequest);
       proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
-        proxyReq.path = base + req.url;
         onProxyRequest(proxyReq, req);
         closeAfterRefusal(proxyReq, socket);
+        closeWithClient(proxyReq, socket);
       });
-      if (this.events.onUpstreamResponse) proxy.on('proxyRes', this.events.onUpstreamResponse);
+      proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+        this.events.onUpstreamResponse?.(proxyRes, req, res);
+        // http-proxy pipes the upstream's response to the client and never tells the client when it breaks
+        // off: the client would wait for the rest for ever, holding a 200. Cut the client's response too.
+        proxyRes.on('close', () => {
+          if (!proxyRes.complete && !res.destroyed) this.events.onUpstreamError('reset', req, res);
+        });
+      });
       proxy.on('error', (err, req, res) => {
-        const kind: UpstreamFailure = (err as { code?: string }).code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'unavailable';
-        this.events.onUpstreamError(kind, req, res as ServerResponse | Duplex);
+        const code = (err as { code?: string }).code;
+        const kind: UpstreamFailure = code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'unavailable';
+        this.events.onUpstreamError(kind, req, res as ServerResponse | Duplex, code);
       });
       // The client went away mid-request: http-proxy has already aborted the upstream request.
       proxy.on('econnreset', () => {});
@@ -83,12 +95,34 @@ export class Forwarder {
 }
 
 /**
+ * The upstream request gets exactly the normalized path the route was matched on (req.url), under the
+ * target's own path: handed to the target's agent, which sets it as http-proxy creates the request
+ * (upstream.ts says why it can not be later). http-proxy creates it synchronously inside web()/ws().
+ */
+function withPath(target: UpstreamTarget, req: IncomingMessage, proxy: () => void): void {
+  const agent = target.proxyOptions.agent;
+  const path = basePath(target) + req.url;
+  (req as Tracked)[UPSTREAM_PATH] = path;
+  agent.nextPath = path;
+  try {
+    proxy();
+  } finally {
+    agent.nextPath = undefined; // never left for another request, whatever happened
+  }
+}
+
+/**
  * Runs as soon as the upstream request has a socket. The timeout counts from there to the response and
  * between any two chunks of it: an upstream that goes silent for that long is abandoned with a 504.
  */
 function onProxyRequest(proxyReq: ClientRequest, req: IncomingMessage): void {
   const tracked = req as Tracked;
   tracked[PROXY_REQUEST] = proxyReq;
+  // Fail closed: a request on its way to any other path than the one the route was matched on is not sent.
+  if (proxyReq.path !== tracked[UPSTREAM_PATH]) {
+    proxyReq.destroy(new Error('the upstream request path is not the one the route was matched on'));
+    return;
+  }
   const timeoutMs = tracked[TIMEOUT_MS] ?? 0;
   if (timeoutMs > 0) proxyReq.setTimeout(timeoutMs, abandonSlowUpstream);
 }
@@ -102,15 +136,30 @@ function basePath(target: UpstreamTarget): string {
  * When the upstream refuses a WebSocket handshake, http-proxy relays its answer and ends our side, but never
  * reads from the client again: a client that keeps sending is never seen to close, and its socket stays open
  * for good, outside every server timeout. Drain it so its close is noticed, and cut it after a grace period.
+ * The upstream connection is closed too, never handed back to the keep-alive pool: whatever else the
+ * handshake made the upstream expect must not become part of another client's request.
  */
 function closeAfterRefusal(proxyReq: ClientRequest, socket: Duplex): void {
   proxyReq.once('response', (res: IncomingMessage) => {
+    proxyReq.shouldKeepAlive = false;
     res.once('end', () => {
       socket.resume();
       const timer = setTimeout(() => socket.destroy(), 2000);
       timer.unref();
       socket.once('close', () => clearTimeout(timer));
     });
+  });
+}
+
+/**
+ * http-proxy closes the upstream side of a tunnel when the client's side ends or errs, but not when it is
+ * destroyed (by the shutdown deadline, or a network failure): the upstream connection would stay open,
+ * and with it the process. Whatever ends the client's side ends the upstream's.
+ */
+function closeWithClient(proxyReq: ClientRequest, socket: Duplex): void {
+  proxyReq.once('upgrade', (_res: IncomingMessage, proxySocket: Duplex) => {
+    if (socket.destroyed) proxySocket.destroy();
+    else socket.once('close', () => proxySocket.destroy());
   });
 }
 

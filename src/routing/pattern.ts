@@ -25,9 +25,13 @@ export function compilePattern(source: string, kind: 'exact' | 'prefix', caseIns
   // rejected by it before any splitting.
   const head = literal ? '' : '/' + segments.slice(0, segments.indexOf(null)).map((s) => s + '/').join('');
 
+  // An exact pattern also matches its path with one trailing slash: Express, Rails, ASP.NET Core and
+  // others serve "/api/orders/42/" as "/api/orders/42", so it must be subject to the same route here, not
+  // fall through to a later (say public) catch-all that would forward it.
   let matches: PathPattern['matches'];
   if (kind === 'exact' && literal) {
-    matches = (path) => path === trimmed;
+    const withSlash = trimmed === '/' ? '/' : trimmed + '/';
+    matches = (path) => path === trimmed || path === withSlash;
   } else if (kind === 'prefix' && literal) {
     const withSlash = trimmed === '/' ? '/' : trimmed + '/';
     matches = (path) => path === trimmed || path.startsWith(withSlash) || trimmed === '/';
@@ -35,7 +39,10 @@ export function compilePattern(source: string, kind: 'exact' | 'prefix', caseIns
     matches = (path, split) => {
       if (!path.startsWith(head)) return false;
       const actual = split!;
-      if (kind === 'exact' ? actual.length !== segments.length : actual.length < segments.length) return false;
+      if (kind === 'exact') {
+        const length = actual.length === segments.length + 1 && actual[segments.length] === '' ? segments.length : actual.length;
+        if (length !== segments.length) return false;
+      } else if (actual.length < segments.length) return false;
       for (let i = 0; i < segments.length; i++) {
         const expected = segments[i];
         if (expected === null ? actual[i] === '' : expected !== actual[i]) return false;

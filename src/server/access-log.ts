@@ -16,6 +16,7 @@ export interface AccessEntry {
   readonly upstream: string | undefined;
   readonly subject: string | undefined;
   readonly reason: string | undefined;
+  readonly upstreamError?: string | undefined;
   readonly client: string | undefined;
   readonly aborted: boolean;
 }
@@ -72,6 +73,7 @@ export class AccessLog {
     if (entry.upstream !== undefined) line += ',"upstream":"' + entry.upstream + '"';
     if (entry.subject !== undefined) line += ',"sub":' + escaped(entry.subject);
     if (entry.reason !== undefined) line += ',"reason":"' + entry.reason + '"';
+    if (entry.upstreamError !== undefined) line += ',"upstream_error":' + escaped(entry.upstreamError);
     if (entry.client !== undefined) line += ',"client":"' + entry.client + '"';
     if (entry.aborted) line += ',"aborted":true';
     line += TAIL;

@@ -3,13 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from './logger.ts';
+import type { GatewayMetrics } from './metrics.ts';
 import { errorReply, writeRawReply } from './respond.ts';
 
 interface ParserError extends Error {
   code?: string;
 }
 
-export function handleClientError(err: ParserError, socket: Duplex, logger: Logger): void {
+export function handleClientError(err: ParserError, socket: Duplex, logger: Logger, metrics: GatewayMetrics): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -22,5 +23,7 @@ export function handleClientError(err: ParserError, socket: Duplex, logger: Logg
         : [400, 'bad_request', 'the request is not valid HTTP/1.1'];
   const requestId = randomUUID();
   logger.info({ req_id: requestId, status, reason: code, parser_error: err.code }, 'request');
+  // Counted like any request, so that a flood of malformed ones shows on the dashboards.
+  metrics.request('none', 'OTHER', status, 0);
   writeRawReply(socket, errorReply(requestId, { status, code, message }));
 }

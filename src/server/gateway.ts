@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledConfig } from '../config/compile.ts';
-import type { Decision, Denial, Forward } from '../pipeline/decision.ts';
+import { deny, type Decision, type Denial, type Forward } from '../pipeline/decision.ts';
 import { decide, type Awaitable } from '../pipeline/decide.ts';
 import { Forwarder, type UpstreamFailure } from '../proxy/forward.ts';
 import { rewriteRequestHeaders } from '../proxy/headers.ts';
@@ -24,6 +24,12 @@ export interface GatewayDeps {
   readonly batchAccessLog?: boolean;
 }
 
+const UPSTREAM_FAILURES: Record<UpstreamFailure, { status: number; code: string; message: string }> = {
+  unavailable: { status: 502, code: 'upstream_unavailable', message: 'the upstream could not be reached' },
+  timeout: { status: 504, code: 'upstream_timeout', message: 'the upstream did not answer in time' },
+  reset: { status: 502, code: 'upstream_reset', message: 'the upstream broke off its response' },
+};
+
 /** nginx's code for "the client closed the connection before the response". */
 const CLIENT_CLOSED = 499;
 const ACTIVE = Symbol('portcullis.activeConfig');
@@ -32,12 +38,19 @@ type Tracked = ServerResponse & { [ACTIVE]?: ActiveConfig };
 export class Gateway {
   private readonly forwarder: Forwarder;
   private readonly accessLog: AccessLog;
+  /** Upgraded (WebSocket) connections: the HTTP server no longer sees them, so shutdown must reach them here. */
+  private readonly upgraded = new Set<Duplex>();
+  private draining = false;
 
   constructor(private readonly deps: GatewayDeps) {
     this.accessLog = new AccessLog(deps.logger, deps.batchAccessLog !== false);
     this.forwarder = new Forwarder({
-      onUpstreamError: (kind, req, target) => this.upstreamFailed(kind, req, target),
-      onUpstreamResponse: cleanResponseHeaders,
+      onUpstreamError: (kind, req, target, cause) => this.upstreamFailed(kind, req, target, cause),
+      onUpstreamResponse: (proxyRes, req, res) => {
+        // Checked as the response goes out, so it covers requests that were in flight when draining began.
+        if (this.draining) res.shouldKeepAlive = false;
+        cleanResponseHeaders(proxyRes, req, res);
+      },
     });
     const gateway = this;
     // One listener function for every response: EventEmitter hands it the response as `this`.
@@ -53,6 +66,9 @@ export class Gateway {
     attachContext(req, context);
     (res as Tracked)[ACTIVE] = active;
     res.setHeader('x-request-id', context.id);
+    // While draining, every response says "Connection: close": a client that reused the connection for its
+    // next request would have it cut under it.
+    if (this.draining) res.shouldKeepAlive = false;
     this.deps.metrics.inFlight++;
     res.on('close', this.finished); // 'close' comes once; on() spares the wrapper once() allocates
     let decision: Awaitable<Decision>;
@@ -76,8 +92,19 @@ export class Gateway {
     const active = this.deps.holder.acquire();
     const context = new RequestContext(requestIdOf(req), performance.now(), pathForLog(req.url));
     attachContext(req, context);
-    socket.once('close', () => this.deps.holder.release(active));
+    this.upgraded.add(socket);
+    socket.once('close', () => {
+      this.upgraded.delete(socket);
+      this.deps.holder.release(active);
+    });
     socket.on('error', () => socket.destroy());
+    const bodyProblem = upgradeBodyProblem(req);
+    if (bodyProblem !== undefined) {
+      this.note(context, bodyProblem);
+      writeRawReply(socket, errorReply(context.id, bodyProblem));
+      this.log(req, context, bodyProblem.status);
+      return;
+    }
     Promise.resolve(decide(active.config, req as IncomingMessage & { method: string; url: string })).then(
       (decision) => {
         if (decision.kind === 'deny') {
@@ -102,6 +129,16 @@ export class Gateway {
     );
   };
 
+  /** From now on, responses close their connections (shutdown has begun). */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Cut every open WebSocket connection (the drain deadline has passed). */
+  closeUpgraded(): void {
+    for (const socket of this.upgraded) socket.destroy();
+  }
+
   /** Write out what the access log still holds (at shutdown). */
   flushLog(): void {
     this.accessLog.flush();
@@ -121,7 +158,9 @@ export class Gateway {
     this.note(context, decision);
     const route = decision.route;
     const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue';
-    if (route.maxBody !== null && !this.enforceBodyLimit(req, res, context, route.maxBody)) return;
+    if (route.maxBody !== null && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+      this.countChunkedBody(req, res, context, route.maxBody);
+    }
     rewriteRequestHeaders(req.headers, config.forward, decision.identity, {
       requestId: context.id,
       remoteAddress: req.socket.remoteAddress ?? '',
@@ -136,30 +175,21 @@ export class Gateway {
     this.forwarder.web(req, res, route.upstream.pick(), route.timeoutMs);
   }
 
-  /** 413 for a declared Content-Length over the limit; a chunked body is counted as it streams. */
-  private enforceBodyLimit(req: IncomingMessage, res: ServerResponse, context: RequestContext, limit: number): boolean {
-    const declared = req.headers['content-length'];
-    const tooLarge = (): Denial => ({ kind: 'deny', status: 413, code: 'body_too_large', message: `the request body is larger than ${limit} bytes` });
-    if (declared !== undefined && Number(declared) > limit) {
-      res.setHeader('connection', 'close');
-      this.refuse(res, context, tooLarge());
-      return false;
-    }
-    if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
-      req.on('data', (chunk: Buffer) => {
-        context.bodyBytes += chunk.length;
-        if (context.bodyBytes <= limit || context.reason !== undefined) return;
-        this.forwarder.abort(req);
-        res.setHeader('connection', 'close');
-        this.refuse(res, context, tooLarge());
-        req.destroy();
-      });
-    }
-    return true;
+  /** A chunked body declares no length (decide() has checked a declared one): count it as it streams. */
+  private countChunkedBody(req: IncomingMessage, res: ServerResponse, context: RequestContext, limit: number): void {
+    req.on('data', (chunk: Buffer) => {
+      context.bodyBytes += chunk.length;
+      if (context.bodyBytes <= limit || context.reason !== undefined) return;
+      this.forwarder.abort(req);
+      this.refuse(res, context, { kind: 'deny', status: 413, code: 'body_too_large', message: `the request body is larger than ${limit} bytes` });
+      req.destroy();
+    });
   }
 
   private refuse(res: ServerResponse, context: RequestContext, denial: Denial): void {
     this.note(context, denial);
+    // The body was refused unread: the connection can not carry another request after it.
+    if (denial.status === 413) res.setHeader('connection', 'close');
     sendReply(res, errorReply(context.id, denial));
   }
 
@@ -174,16 +204,15 @@ export class Gateway {
     }
   }
 
-  private upstreamFailed(kind: UpstreamFailure, req: IncomingMessage, target: ServerResponse | Duplex): void {
+  private upstreamFailed(kind: UpstreamFailure, req: IncomingMessage, target: ServerResponse | Duplex, cause?: string): void {
     const context = contextOf(req);
     if (context === undefined) return;
-    context.reason = kind === 'timeout' ? 'upstream_timeout' : 'upstream_unavailable';
+    const failure = UPSTREAM_FAILURES[kind];
+    context.reason = failure.code;
+    context.upstreamError = cause;
     if (context.upstream !== undefined) this.deps.metrics.upstreamError(context.upstream, kind);
-    const reply = errorReply(context.id, {
-      status: kind === 'timeout' ? 504 : 502,
-      code: context.reason,
-      message: kind === 'timeout' ? 'the upstream did not answer in time' : 'the upstream could not be reached',
-    });
+    const reply = errorReply(context.id, failure);
+    // Once the upstream's status line has gone out, the only honest signal left is to cut the connection.
     if ('writeHead' in target) sendReply(target, reply);
     else writeRawReply(target, reply);
   }
@@ -223,10 +252,23 @@ export class Gateway {
       upstream: context.upstream,
       subject: context.subject,
       reason: context.reason,
+      upstreamError: context.upstreamError,
       client: req.socket.remoteAddress,
       aborted,
     });
   }
+}
+
+/**
+ * A handshake carries no body (RFC 6455 §4.1). Node hands any body bytes to the upgrade handler unparsed,
+ * so the upstream would be told "Content-Length: N" and then read the client's next request as those N
+ * bytes: an upstream that refuses the upgrade answers, and the rest of what it reads is a request no
+ * check has seen (request smuggling).
+ */
+function upgradeBodyProblem(req: IncomingMessage): Denial | undefined {
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return undefined;
+  return deny(400, 'upgrade_with_body', 'a WebSocket handshake must not carry a body');
 }
 
 function describeError(err: unknown): string {

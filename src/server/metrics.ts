@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client). The per-request ones live in request-metrics.ts; the rest count
 // rare events (denials, upstream errors, JWKS fetches, reloads) with prom-client's own types.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UpstreamFailure } from '../proxy/forward.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 export class GatewayMetrics {
@@ -23,7 +24,7 @@ export class GatewayMetrics {
   ) {
     const registers = [this.registry];
     this.requests.register(this.registry);
-    this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by upstream and kind (unavailable, timeout)', labelNames: ['upstream', 'kind'], registers });
+    this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by upstream and kind (unavailable, timeout, reset)', labelNames: ['upstream', 'kind'], registers });
     this.denials = new Counter({ name: 'portcullis_auth_denials_total', help: 'Requests refused, by reason code', labelNames: ['reason'], registers });
     this.jwksFetches = new Counter({ name: 'portcullis_jwks_fetches_total', help: 'JWKS fetches by provider and result', labelNames: ['provider', 'result'], registers });
     this.reloads = options.reloads === false ? undefined : reloadCounter(this.registry);
@@ -46,7 +47,7 @@ export class GatewayMetrics {
     this.denials.labels(reason).inc();
   }
 
-  upstreamError(upstream: string, kind: 'unavailable' | 'timeout'): void {
+  upstreamError(upstream: string, kind: UpstreamFailure): void {
     this.upstreamErrors.labels(upstream, kind).inc();
   }
 

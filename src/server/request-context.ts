@@ -11,6 +11,8 @@ export class RequestContext {
   upstream: string | undefined = undefined;
   subject: string | undefined = undefined;
   reason: string | undefined = undefined;
+  /** The system error behind an upstream failure (ECONNREFUSED, CERT_HAS_EXPIRED...), for the log. */
+  upstreamError: string | undefined = undefined;
   bodyBytes = 0;
 
   constructor(

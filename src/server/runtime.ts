@@ -77,7 +77,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   server.on('upgrade', gateway.handleUpgrade);
   // With a listener here, Node no longer answers "100 Continue" before the gateway has decided.
   server.on('checkContinue', gateway.handle);
-  server.on('clientError', (err, socket) => handleClientError(err, socket, logger));
+  server.on('clientError', (err, socket) => handleClientError(err, socket, logger, metrics));
   await listen(server, settings.port, settings.host);
   const port = (server.address() as { port: number }).port;
 
@@ -97,7 +97,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
 
   let reloading = Promise.resolve(true);
   const reload = (trigger = 'manual', text?: string): Promise<boolean> => {
-    reloading = reloading.then(() => reloadOnce(trigger, text));
+    // Whatever goes wrong in a reload, the last good config keeps serving: a reload never takes the process down.
+    reloading = reloading.then(() =>
+      reloadOnce(trigger, text).catch((err: unknown) => {
+        metrics.reload(false);
+        logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
+        return false;
+      }),
+    );
     return reloading;
   };
   const reloadOnce = async (trigger: string, text: string | undefined): Promise<boolean> => {
@@ -135,10 +142,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     draining = true;
     watcher?.close();
     const deadline = holder!.current.settings.shutdownTimeoutMs;
+    gateway.drain();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const drainTimer = setInterval(() => server.closeIdleConnections(), 100);
-    const timer = setTimeout(() => server.closeAllConnections(), deadline);
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      gateway.closeUpgraded();
+    }, deadline);
     await closed;
     clearInterval(drainTimer);
     clearTimeout(timer);

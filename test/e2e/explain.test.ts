@@ -19,6 +19,7 @@ describe('portcullis explain', () => {
         { name: 'health', path: '/healthz', methods: ['GET'], upstream: 'app', auth: 'public' },
         { name: 'orders', prefix: '/api/orders', upstream: 'app', roles: ['orders-reader'] },
         { name: 'admin', prefix: '/admin', host: 'admin.example.com', upstream: 'app', all_roles: ['admin'], strip_prefix: true },
+        { name: 'upload', prefix: '/upload', upstream: 'app', auth: 'public', max_body: '1kb' },
       ]),
     );
   });
@@ -59,6 +60,14 @@ describe('portcullis explain', () => {
     assert.match(stdout, /^decision +DENY 403 insufficient_role/m);
   });
 
+  test('a token that fails verification: explain names the provider tried and the failed check; exit 2', async () => {
+    const token = await sign({ iss: 'test', aud: 'web', sub: 'carol', roles: ['orders-reader'] });
+    const { code, stdout } = await explain(['--token', token, 'GET', '/api/orders/1']);
+    assert.equal(code, 2);
+    assert.match(stdout, /^verify +fail +provider "test": token_audience: /m);
+    assert.match(stdout, /^decision +DENY 401 token_audience/m);
+  });
+
   test('--claims checks a claim set without a signature, and says so', async () => {
     const claims = JSON.stringify({ iss: 'test', aud: 'api', sub: 'carol', roles: ['admin'], exp: Math.floor(Date.now() / 1000) + 60 });
     const { code, stdout } = await explain(['--claims', claims, '-H', 'Host: admin.example.com', 'POST', '/admin/users']);
@@ -77,7 +86,7 @@ describe('portcullis explain', () => {
 
   test('for every kind of denial, explain prints the reason code the access log records', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const cases: { what: string; path: string; method?: string; token?: string; host?: string }[] = [
+    const cases: { what: string; path: string; method?: string; token?: string; host?: string; body?: string }[] = [
       { what: 'no token', path: '/api/orders/1' },
       { what: 'expired', path: '/api/orders/1', token: await sign({ iss: 'test', aud: 'api', sub: 'a', exp: now - 3600 }) },
       { what: 'wrong audience', path: '/api/orders/1', token: await sign({ iss: 'test', aud: 'web', sub: 'a' }) },
@@ -87,12 +96,14 @@ describe('portcullis explain', () => {
       { what: 'no route', path: '/nothing' },
       { what: 'wrong method', path: '/healthz', method: 'POST' },
       { what: 'wrong host', path: '/admin/x', host: 'other.example.com' },
+      { what: 'body over max_body', path: '/upload/x', method: 'POST', body: 'x'.repeat(5000) },
     ];
     for (const c of cases) {
       const headers: Record<string, string> = { ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...(c.host ? { host: c.host } : {}) };
-      const res = await request(gw.url, c.path, { method: c.method ?? 'GET', headers });
+      const res = await request(gw.url, c.path, { method: c.method ?? 'GET', headers, ...(c.body ? { body: c.body } : {}) });
       const logged = accessLogs(gw.logs).find((l) => l.req_id === res.headers['x-request-id'])!;
-      const args = ['--json', ...(c.token ? ['--token', c.token] : []), ...(c.host ? ['-H', `Host: ${c.host}`] : []), c.method ?? 'GET', c.path];
+      const length = c.body ? ['-H', `Content-Length: ${c.body.length}`] : [];
+      const args = ['--json', ...(c.token ? ['--token', c.token] : []), ...(c.host ? ['-H', `Host: ${c.host}`] : []), ...length, c.method ?? 'GET', c.path];
       const { stdout } = await explain(args);
       const report = JSON.parse(stdout) as { decision: { code: string; status: number } };
       assert.equal(report.decision.code, logged.reason, c.what);

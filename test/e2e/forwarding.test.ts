@@ -210,6 +210,50 @@ describe('upstream failures, streaming and connections', () => {
     assert.equal(res.json().error, 'upstream_unavailable');
     assert.equal(res.json().request_id, res.headers['x-request-id']);
     assert.ok(!res.body.includes(String(refusedPort)), 'the error does not reveal the upstream address');
+    const line = gw.logs.findLast((l) => l.msg === 'request' && l.path === '/down/x');
+    assert.equal(line?.reason, 'upstream_unavailable');
+    assert.equal(line?.upstream_error, 'ECONNREFUSED', 'the log says why the upstream could not be reached');
+  });
+
+  test('an upstream that resets the connection before answering: 502 upstream_unavailable', async () => {
+    upstream.handle((req) => req.socket.destroy());
+    try {
+      const res = await request(gw.url, '/reset-early');
+      assert.equal(res.status, 502);
+      assert.equal(res.json().error, 'upstream_unavailable');
+      assert.equal(gw.logs.findLast((l) => l.msg === 'request' && l.path === '/reset-early')?.upstream_error, 'ECONNRESET');
+    } finally {
+      upstream.handle((_req, res) => res.end('ok'));
+    }
+  });
+
+  test('an upstream that breaks off in the middle of its response: the client connection is cut, not left hanging', async () => {
+    upstream.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      res.write('partial', () => res.socket?.destroy());
+    });
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const client = http.get({ host: '127.0.0.1', port: gw.port, path: '/broken', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(`ended after "${text}"`));
+          res.on('aborted', () => resolve(`cut after "${text}"`));
+          res.on('error', () => resolve(`cut after "${text}"`));
+        });
+        client.on('error', () => resolve('cut before the response'));
+        // Without the cut the client waits for the missing 93 bytes for ever: fail rather than hang.
+        setTimeout(() => resolve('still waiting after 10 s'), 10_000).unref();
+      });
+      assert.equal(outcome, 'cut after "partial"');
+      await new Promise((r) => setTimeout(r, 50));
+      const line = gw.logs.findLast((l) => l.msg === 'request' && l.path === '/broken');
+      assert.equal(line?.reason, 'upstream_reset');
+      const metrics = (await request(gw.adminUrl, '/metrics')).body;
+      assert.match(metrics, /portcullis_upstream_errors_total\{upstream="app",kind="reset"\} 1/);
+    } finally {
+      upstream.handle((_req, res) => res.end('ok'));
+    }
   });
 
   test('an upstream that does not answer within the timeout: 504 upstream_timeout', async () => {
@@ -322,5 +366,46 @@ describe('upstream failures, streaming and connections', () => {
     for (let i = 0; i < 4; i++) await request(gw.url, '/pair/x');
     assert.equal(upstream.received.length - a, 2);
     assert.equal(second.received.length - b, 2);
+  });
+});
+
+describe('upstream timeouts from server.timeout and from an upstream\'s own timeout', () => {
+  // The upstream answers after 2 s: a 504 shows the configured 300 ms applied, a 200 that it was ignored
+  // (the defaults are 30 s).
+  let upstream: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+    upstream.handle((_req, res) => void setTimeout(() => res.end('late'), 2000));
+    gw = await startTestGateway({
+      ...configWith(upstream.url, [{ name: 'by-server', prefix: '/server', upstream: 'app', auth: 'public' }]),
+      server: { host: '127.0.0.1', timeout: '300ms' },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('server.timeout is the upstream timeout of routes that set none', async () => {
+    const res = await request(gw.url, '/server/x');
+    assert.equal(res.status, 504);
+    assert.equal(res.json().error, 'upstream_timeout');
+  });
+
+  test('an upstream\'s own timeout applies to its routes', async () => {
+    const slowServer = await startTestGateway({
+      ...configWith(upstream.url, [{ name: 'by-upstream', prefix: '/', upstream: 'quick', auth: 'public' }]),
+      server: { host: '127.0.0.1', timeout: '30s' },
+      upstreams: { app: upstream.url, quick: { targets: [upstream.url], timeout: '300ms' } },
+    });
+    try {
+      const res = await request(slowServer.url, '/x');
+      assert.equal(res.status, 504);
+      assert.equal(res.json().error, 'upstream_timeout');
+    } finally {
+      await slowServer.close();
+    }
   });
 });

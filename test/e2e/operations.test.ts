@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { startCli } from '../helpers/cli.ts';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { bearer, request } from '../helpers/http.ts';
+import { bearer, raw, request } from '../helpers/http.ts';
 import { publicJwk, rsaKeyPair, sign, tempDir, writeFile } from '../helpers/keys.ts';
 import { startJwksServer, type JwksServer } from '../helpers/jwks.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
@@ -51,6 +51,13 @@ describe('admin port', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.json(), { status: 'ok' });
     assert.equal((await request(gw.adminUrl, '/nope')).status, 404);
+  });
+
+  test('/metrics counts requests that Node\'s parser refuses (malformed, oversized) like any other', async () => {
+    const count = async () => sample((await request(gw.adminUrl, '/metrics')).body, 'portcullis_requests_total', 'route="none",method="OTHER",status_class="4xx"');
+    const before = await count();
+    await raw(gw.port, 'GET /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 500);
+    assert.equal(await count(), before + 1);
   });
 
   test('/readyz answers 200 once every provider has keys', async () => {
@@ -99,6 +106,11 @@ describe('admin port', () => {
   });
 });
 
+/** The promise's value, or "still waiting after N ms": a bound for things that would otherwise hang the test. */
+function within<T>(ms: number, promise: Promise<T>): Promise<T | string> {
+  return Promise.race([promise, new Promise<string>((r) => setTimeout(() => r(`still waiting after ${ms} ms`), ms).unref())]);
+}
+
 describe('process life', () => {
   const start = async (upstreamUrl: string, server: object = {}) => {
     const file = writeFile(tempDir(), 'gateway.yaml', stringify(configWith(upstreamUrl, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }], { server })));
@@ -121,7 +133,8 @@ describe('process life', () => {
       idle.write('GET /idle HTTP/1.1\r\nHost: x\r\n\r\n');
       await new Promise<void>((r) => idle.once('data', () => r()));
       const idleClosed = new Promise<void>((r) => idle.once('close', () => r()));
-      const inFlight = request(`http://127.0.0.1:${port}`, '/slow');
+      const keepAlive = new http.Agent({ keepAlive: true });
+      const inFlight = request(`http://127.0.0.1:${port}`, '/slow', { agent: keepAlive });
       while (!release) await new Promise((r) => setTimeout(r, 10));
       gw.child.kill('SIGTERM');
       await gw.waitFor((l) => l.msg === 'draining: finishing in-flight requests');
@@ -130,7 +143,11 @@ describe('process life', () => {
       assert.equal(ready.status, 503);
       assert.match(ready.body, /shutting down/);
       release();
-      assert.equal((await inFlight).status, 200);
+      const res = await inFlight;
+      assert.equal(res.status, 200);
+      // The client is told not to send its next request on this connection, which is about to close.
+      assert.equal(res.headers.connection, 'close');
+      keepAlive.destroy();
       assert.equal(await gw.exited, 0);
     } finally {
       gw.child.kill('SIGKILL');
@@ -148,7 +165,32 @@ describe('process life', () => {
       while (upstream.received.length === 0) await new Promise((r) => setTimeout(r, 10));
       gw.child.kill('SIGTERM');
       await cut;
-      assert.equal(await gw.exited, 0);
+      // Bounded by shutdown_timeout (300ms), not by the 10 s default: still running after 8 s means it was ignored.
+      assert.equal(await within(8000, gw.exited), 0);
+    } finally {
+      gw.child.kill('SIGKILL');
+      await upstream.close();
+    }
+  });
+
+  test('an open WebSocket connection does not hold up shutdown past shutdown_timeout', async () => {
+    const upstream = await startUpstream();
+    upstream.server.on('upgrade', (_req, socket: net.Socket) => {
+      socket.on('error', () => {});
+      socket.resume(); // reads, so that it sees the gateway close the tunnel
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    });
+    const { gw, port } = await start(upstream.url, { shutdown_timeout: '300ms' });
+    try {
+      const client = net.connect(port, '127.0.0.1');
+      client.on('error', () => {});
+      const closed = new Promise<void>((r) => client.once('close', () => r()));
+      const key = Buffer.from('0123456789abcdef').toString('base64');
+      client.write(`GET /ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      await new Promise<void>((r) => client.once('data', (c: Buffer) => (assert.match(c.toString(), /^HTTP\/1.1 101/), r())));
+      gw.child.kill('SIGTERM');
+      assert.equal(await within(8000, closed.then(() => 'closed')), 'closed');
+      assert.equal(await within(8000, gw.exited), 0);
     } finally {
       gw.child.kill('SIGKILL');
       await upstream.close();

@@ -214,6 +214,32 @@ describe('JWKS providers', () => {
     }
   });
 
+  test('requests that arrive together with a newly rotated kid all wait for the one refetch', async () => {
+    const gw2 = await startTestGateway({
+      server: { host: '127.0.0.1' },
+      providers: [{ name: 'corp', issuer: 'corp', jwks_uri: idp.jwksUri, jwks_cooldown: '300ms', jwks_refresh: '1h' }],
+      upstreams: { app: upstream.url },
+      routes: [{ name: 'all', prefix: '/', upstream: 'app' }],
+    });
+    try {
+      for (let i = 0; i < 50 && !gw2.running.readiness().ready; i++) await new Promise((r) => setTimeout(r, 50));
+      // Past the cooldown of the fetch at start, so the first unknown kid may refetch; the others come
+      // while that (slow) refetch is under way, inside the cooldown it restarted.
+      await new Promise((r) => setTimeout(r, 400));
+      idp.keys = [await publicJwk(current, 'k1'), await publicJwk(next, 'k2')];
+      idp.delayMs = 1000;
+      const fetchesBefore = idp.fetches;
+      const token = await sign({ iss: 'corp', sub: 'a' }, { alg: 'RS256', key: next.privateKey, header: { kid: 'k2' } });
+      const statuses = await Promise.all(Array.from({ length: 10 }, () => request(gw2.url, '/x', { headers: bearer(token) }).then((r) => r.status)));
+      assert.deepEqual(statuses, Array(10).fill(200));
+      assert.equal(idp.fetches - fetchesBefore, 1);
+    } finally {
+      idp.delayMs = 0;
+      idp.keys = [await publicJwk(current, 'k1')];
+      await gw2.close();
+    }
+  });
+
   test('an identity provider outage does not fail tokens signed with keys already fetched', async () => {
     idp.down = true;
     try {
@@ -221,6 +247,39 @@ describe('JWKS providers', () => {
       assert.equal((await request(gw.url, '/x', { headers: bearer(token) })).status, 200);
     } finally {
       idp.down = false;
+    }
+  });
+});
+
+describe('a JWKS provider publishing several keys, with tokens that name no kid', () => {
+  test('a token without kid verifies against whichever published key signed it; a foreign key is still refused', async () => {
+    const first = rsaKeyPair();
+    const second = rsaKeyPair();
+    const idp = await startJwksServer([await publicJwk(first, 'a'), await publicJwk(second, 'b')]);
+    const upstream = await startUpstream();
+    const gw = await startTestGateway({
+      server: { host: '127.0.0.1' },
+      providers: [{ name: 'corp', issuer: 'corp', jwks_uri: idp.jwksUri }],
+      forward: { headers: { 'X-User-Id': 'sub' } },
+      upstreams: { app: upstream.url },
+      routes: [{ name: 'all', prefix: '/', upstream: 'app' }],
+    });
+    try {
+      for (let i = 0; i < 50 && !gw.running.readiness().ready; i++) await new Promise((r) => setTimeout(r, 50));
+      const bySecond = await sign({ iss: 'corp', sub: 'b-signed' }, { alg: 'RS256', key: second.privateKey });
+      const res = await request(gw.url, '/x', { headers: bearer(bySecond) });
+      assert.equal(res.status, 200, res.body);
+      assert.equal(upstream.received.at(-1)?.headers['x-user-id'], 'b-signed');
+      const seen = upstream.received.length;
+      const forged = await sign({ iss: 'corp', sub: 'mallory' }, { alg: 'RS256', key: rsaKeyPair().privateKey });
+      const refused = await request(gw.url, '/x', { headers: bearer(forged) });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.json().error, 'token_signature');
+      assert.equal(upstream.received.length, seen);
+    } finally {
+      await gw.close();
+      await upstream.close();
+      await idp.close();
     }
   });
 });

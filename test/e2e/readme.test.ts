@@ -2,12 +2,14 @@
 // gateway.yaml, then the walk-through's commands through bash, npx and curl. Only the ports are moved to
 // free ones so the test can run beside anything.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, startCli, type RunningCli } from '../helpers/cli.ts';
+import { ROOT, startCli, startProcess, type RunningCli } from '../helpers/cli.ts';
+import { stringify } from 'yaml';
+import { request } from '../helpers/http.ts';
 import { tempDir, writeFile } from '../helpers/keys.ts';
 
 async function freePort(): Promise<number> {
@@ -26,30 +28,31 @@ function walkthrough(): string {
   return block[1]!;
 }
 
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
 describe('the README quick start', () => {
   let demo: RunningCli;
   let config: string;
   let ports: { gateway: number; admin: number; echo: number };
 
   before(async () => {
-    // npx portcullis runs the compiled CLI, as in a fresh clone after npm ci.
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
     ports = { gateway: await freePort(), admin: await freePort(), echo: await freePort() };
     const text = readFileSync(path.join(ROOT, 'gateway.yaml'), 'utf8')
       .replace('port: 8080', `port: ${ports.gateway}`)
       .replace('admin_port: 9901', `admin_port: ${ports.admin}`)
       .replace('http://127.0.0.1:4001', `http://127.0.0.1:${ports.echo}`);
     config = writeFile(tempDir(), 'gateway.yaml', text);
-    demo = startCli(['demo', '--config', config], { env: { JWT_SECRET: '' } });
-    await demo.waitFor((l) => l.msg === 'portcullis listening');
+    // `npm start` itself, as a user runs it (its prestart builds dist/, which `npx portcullis` runs below);
+    // only the config is moved to free ports.
+    demo = startProcess(npm, ['start'], { env: { PORTCULLIS_CONFIG: config, JWT_SECRET: '' }, group: true });
+    await demo.waitFor((l) => l.msg === 'portcullis listening', 60_000);
   });
-  after(() => {
-    demo.child.kill('SIGTERM');
+  after(async () => {
+    process.kill(-demo.child.pid!, 'SIGTERM');
+    await demo.exited;
   });
 
   test('npm start runs the demo: the echo backend starts with the gateway and the dev secret is flagged', () => {
-    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.equal(pkg.scripts.start, 'node dist/cli.js demo');
     assert.match(demo.stderr(), /echo backend for upstream "echo"/);
     assert.ok(demo.lines.some((l) => String(l.msg).startsWith('DEV DEFAULT SECRET')));
   });
@@ -75,5 +78,34 @@ describe('the README quick start', () => {
     assert.match(out, /DENY 403 insufficient_role: requires all of the roles: admin/);
     assert.match(out, /\{"status":"ready"\}/);
     assert.match(out, /portcullis_requests_total\{route="orders",method="GET",status_class="2xx"\} 2/);
+  });
+});
+
+describe('the demo command', () => {
+  test('stands the echo backend in for the upstream named "echo" only; another loopback upstream that is down gets 502', async () => {
+    const [gateway, admin, echo, mine] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const config = writeFile(
+      tempDir(),
+      'gateway.yaml',
+      stringify({
+        server: { host: '127.0.0.1', port: gateway, admin_port: admin },
+        upstreams: { echo: `http://127.0.0.1:${echo}`, mine: `http://127.0.0.1:${mine}` },
+        routes: [
+          { name: 'mine', prefix: '/mine', upstream: 'mine', auth: 'public' },
+          { name: 'echo', prefix: '/', upstream: 'echo', auth: 'public' },
+        ],
+      }),
+    );
+    const demo = startCli(['demo', '--config', config]);
+    try {
+      await demo.waitFor((l) => l.msg === 'portcullis listening');
+      assert.equal((await request(`http://127.0.0.1:${gateway}`, '/x')).status, 200);
+      const res = await request(`http://127.0.0.1:${gateway}`, '/mine/x');
+      assert.equal(res.status, 502);
+      assert.equal(res.json().error, 'upstream_unavailable');
+    } finally {
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    }
   });
 });

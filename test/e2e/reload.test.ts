@@ -2,7 +2,7 @@
 // last good config keeps serving; requests in flight finish on the config they started with; and a
 // series of edits under steady load fails no request.
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -53,6 +53,74 @@ describe('hot reload', () => {
       writeFileSync(temp, stringify(configWith(upstream.url, routesV2)));
       renameSync(temp, gw.file);
       await until(async () => (await request(gw.url, '/b')).status === 200, 'the new route');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+
+  test('a Kubernetes ConfigMap update (the ..data symlink swapped to a new directory) is picked up', async () => {
+    const upstream = await startUpstream();
+    const dir = tempDir();
+    // The layout the kubelet mounts: gateway.yaml -> ..data/gateway.yaml, ..data -> ..<timestamp>/
+    mkdirSync(path.join(dir, '..v1'));
+    symlinkSync('..v1', path.join(dir, '..data'));
+    symlinkSync('..data/gateway.yaml', path.join(dir, 'gateway.yaml'));
+    const gw = await startTestGateway(configWith(upstream.url, routesV1), { watch: true, dir });
+    try {
+      mkdirSync(path.join(dir, '..v2'));
+      writeFileSync(path.join(dir, '..v2', 'gateway.yaml'), stringify(configWith(upstream.url, routesV2)));
+      symlinkSync('..v2', path.join(dir, '..data_tmp'));
+      renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+      await until(async () => (await request(gw.url, '/b')).status === 200, 'the new route');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+
+  test('a config symlinked from another directory is reloaded when the file it points to is edited', async () => {
+    const upstream = await startUpstream();
+    const elsewhere = tempDir();
+    const real = writeFile(elsewhere, 'real.yaml', stringify(configWith(upstream.url, routesV1)));
+    const dir = tempDir();
+    symlinkSync(real, path.join(dir, 'gateway.yaml'));
+    const gw = await startTestGateway(configWith(upstream.url, routesV1), { watch: true, dir });
+    try {
+      writeFileSync(real, stringify(configWith(upstream.url, routesV2)));
+      await until(async () => (await request(gw.url, '/b')).status === 200, 'the new route');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+
+  test('an edit is picked up while another file in the same directory changes all the time (a log)', async () => {
+    const upstream = await startUpstream();
+    const gw = await startTestGateway(configWith(upstream.url, routesV1), { watch: true });
+    const log = path.join(gw.dir, 'gateway.log');
+    const chatter = setInterval(() => appendFileSync(log, 'a log line\n'), 20);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(gw.file, stringify(configWith(upstream.url, routesV2)));
+      await until(async () => (await request(gw.url, '/b')).status === 200, 'the new route');
+    } finally {
+      clearInterval(chatter);
+      await gw.close();
+      await upstream.close();
+    }
+  });
+
+  test('a config deleted and written anew is picked up; the gap in between changes nothing', async () => {
+    const upstream = await startUpstream();
+    const gw = await startTestGateway(configWith(upstream.url, routesV1), { watch: true });
+    try {
+      rmSync(gw.file);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await request(gw.url, '/a/x')).status, 200);
+      writeFileSync(gw.file, stringify(configWith(upstream.url, routesV2)));
+      await until(async () => (await request(gw.url, '/b')).status === 200, 'the new route');
+      assert.ok(!gw.logs.some((l) => l.msg === 'config reload refused; the last good config keeps serving'));
     } finally {
       await gw.close();
       await upstream.close();
@@ -137,9 +205,10 @@ describe('hot reload', () => {
         stringify({ ...configWith(upstream.url, routesV1), providers: [{ name: 'test', issuer: 'test', secret: '${NOT_SET}' }] }),
         stringify(configWith(upstream.url, routesV2)),
       ];
-      for (const text of edits) {
+      const outcomes = () => gw.logs.filter((l) => l.msg === 'config reloaded' || l.msg === 'config reload refused; the last good config keeps serving').length;
+      for (const [i, text] of edits.entries()) {
         writeFileSync(gw.file, text);
-        await new Promise((r) => setTimeout(r, 250)); // let the watcher settle on each edit
+        await until(() => outcomes() === i + 1, `the outcome of edit ${i + 1}`); // one edit at a time, however slow the machine
       }
       stop = true;
       await load;

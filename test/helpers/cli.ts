@@ -39,9 +39,19 @@ export interface RunningCli {
 
 /** Starts a long-running command (the gateway) and follows its JSON log on stdout. */
 export function startCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  return startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], options);
+}
+
+/**
+ * Any long-running command whose stdout carries the gateway's JSON log (such as `npm start`). With
+ * `group`, it leads a process group of its own, for commands that start the gateway as a grandchild:
+ * stop it with process.kill(-child.pid, signal).
+ */
+export function startProcess(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; group?: boolean } = {}): RunningCli {
+  const child = spawn(file, args, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
+    detached: options.group ?? false,
   });
   const lines: Record<string, unknown>[] = [];
   const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];

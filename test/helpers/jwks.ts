@@ -12,11 +12,13 @@ export interface JwksServer {
   keys: JWK[];
   /** While true, every request answers 503. */
   down: boolean;
+  /** Milliseconds the JWKS document takes to arrive (a slow identity provider). */
+  delayMs: number;
   close(): Promise<void>;
 }
 
 export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
-  const state = { fetches: 0, keys, down: false };
+  const state = { fetches: 0, keys, down: false, delayMs: 0 };
   const server = http.createServer((req, res) => {
     if (state.down) {
       res.writeHead(503);
@@ -30,8 +32,11 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
     }
     if (req.url === '/keys') {
       state.fetches++;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ keys: state.keys }));
+      const body = JSON.stringify({ keys: state.keys });
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      }, state.delayMs);
       return;
     }
     res.writeHead(404);
@@ -59,6 +64,12 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
     },
     set down(d) {
       state.down = d;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(ms) {
+      state.delayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 // A real upstream HTTP server on 127.0.0.1 that records what it received, so tests can assert what an
 // upstream saw, and what it never saw.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface Received {
   readonly method: string;
@@ -44,6 +44,12 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
       handler(req, res, r);
     });
   });
+  // Every connection, upgraded ones included (closeAllConnections no longer sees those), to end them at close.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -56,8 +62,9 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
     },
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
       }),
   };
 }

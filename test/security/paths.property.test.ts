@@ -1,8 +1,8 @@
 // Property tests for path normalization and matching. For generated request targets, built from the pieces
 // path attacks are made of, the route the gateway chooses for the normalized path must be the route an
 // upstream would serve for the path it is forwarded, under every way of reading a path that real upstreams
-// use (RFC 3986/WHATWG, decode-then-resolve, Tomcat's ";" stripping, Windows/IIS, double decoding, Unicode
-// case folding and NFKC); and nothing may throw. The pure functions take most of the runs; one end-to-end run
+// use (RFC 3986/WHATWG, decode-then-resolve, Tomcat's ";" stripping, trailing slashes ignored, Windows/IIS,
+// double decoding, Unicode case folding and NFKC); and nothing may throw. The pure functions take most of the runs; one end-to-end run
 // sends a sample through a real gateway to real upstreams.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -108,6 +108,10 @@ const MODELS: readonly UpstreamModel[] = [
     const decoded = decode(path);
     return decoded === null ? null : resolve(decoded.replace(/\\/g, '/').split('/').slice(1).map((s) => (/^\.+$/.test(s) ? s : s.replace(/[. ]+$/, ''))));
   } },
+  { name: 'Express, Rails, ASP.NET Core: one trailing slash ignored', ignoresCase: false, read: (path) => {
+    const decoded = decodeSegments(path);
+    return decoded === null || decoded === '/' || !decoded.endsWith('/') ? decoded : decoded.slice(0, -1);
+  } },
   { name: 'Java/.NET case-insensitive matching (simple Unicode case folding)', ignoresCase: true, read: (path) => {
     const decoded = decodeSegments(path);
     return decoded === null ? null : javaFold(decoded);
@@ -138,6 +142,11 @@ const target = fc
 const wireTarget = target.filter((t) => /^[\x21-\x7e]+$/.test(t) && !t.includes('#'));
 
 const RUNS = 3000;
+
+const KNOWN_ATTACKS = [
+  '/api/orders/42/', '/api/orders/42//', '/api/orders/42/.', '/static/app.js/', '/public/../admin', '/public/..;/admin',
+  '/public/%2e%2e/admin', '/ADMIN', '/admin.', '/adm%C4%B1n', '/%EF%BD%81dmin', '/public%2f..%2fadmin', '/public\\..\\admin',
+];
 
 describe('path normalization and matching (properties)', () => {
   test('normalizeTarget and the router never throw, and give a path, a query or a known refusal', () => {
@@ -198,7 +207,8 @@ describe('path normalization and matching (properties)', () => {
           if (upstreamPath === null) return; // the upstream refuses it too
           assert.equal(routeOf(router, upstreamPath), routeOf(router, result.path), `${t} -> forwarded ${result.path} -> read ${upstreamPath}`);
         }),
-        { numRuns: RUNS },
+        // Known attacks are always among the runs, however unlikely the generator is to build them.
+        { numRuns: RUNS, examples: KNOWN_ATTACKS.map((t) => [t]) },
       );
     });
   }

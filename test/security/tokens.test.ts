@@ -401,6 +401,19 @@ describe('token attacks', () => {
     assert.equal(upstream.received.at(-1)!.headers['x-user-roles'], 'reader');
   });
 
+  test('a role or claim with whitespace around it, which upstream parsers trim, can not become another value upstream', async () => {
+    for (const roles of [['reader', ' admin'], ['reader', 'admin '], ['reader', '\tadmin']]) {
+      const token = await sign(goodClaims({ roles }));
+      assertRefused((await attempt(token, '/admin/x')).res, 403, 'insufficient_role', 0, `admin route with roles ${JSON.stringify(roles)}`);
+      const { res } = await attempt(token);
+      assert.equal(res.status, 200);
+      assert.equal(upstream.received.at(-1)!.headers['x-user-roles'], 'reader', JSON.stringify(roles));
+    }
+    const { res } = await attempt(await sign(goodClaims({ sub: ' admin', roles: ['reader'] })));
+    assert.equal(res.status, 200);
+    assert.equal(upstream.received.at(-1)!.headers['x-user-id'], undefined, 'a sub of " admin" is not sent, rather than sent as "admin"');
+  });
+
   test('a made-up, legacy or wrongly cased alg is refused even with a signature by the right key', async () => {
     const payload = json64(goodClaims({ iss: 'rsa-idp' }));
     for (const alg of ['RS1', 'HS1', 'RSA-OAEP', 'ES256K', 'rs256']) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { bearer, raw, statusOf } from '../helpers/http.ts';
+import { bearer, raw, request, statusOf } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { acceptWebSockets, goodClaims, now, parseRaw, wsHandshake } from './support.ts';
@@ -129,6 +129,14 @@ describe('WebSocket attacks', () => {
     await deniedUpgrade('/ws/chat', { authorization: 'Basic YTpi' }, 401, 'token_scheme');
   });
 
+  test('a WebSocket handshake carrying a body (Content-Length or Transfer-Encoding) is refused with 400 and reaches no upstream', async () => {
+    // The body would be the start of a smuggled request: the upstream is told to expect it, and reads the
+    // next client's request as it.
+    await deniedUpgrade('/public/chat', { 'content-length': '182' }, 400, 'upgrade_with_body');
+    await deniedUpgrade('/public/chat', { 'transfer-encoding': 'chunked' }, 400, 'upgrade_with_body');
+    await deniedUpgrade('/ws/chat', { ...bearer(await sign(goodClaims())), 'content-length': '5' }, 400, 'upgrade_with_body');
+  });
+
   test('a WebSocket upgrade without the route\'s role gets 403', async () => {
     await deniedUpgrade('/admin/live', bearer(await sign(goodClaims({ roles: ['reader'] }))), 403, 'insufficient_role');
   });
@@ -210,5 +218,28 @@ describe('WebSocket attacks', () => {
     assert.equal(reply.status, 401);
     assert.equal(reply.body?.error, 'token_missing');
     assert.match(reply.headers, /^connection: close$/im);
+  });
+});
+
+describe('an upstream that refuses a WebSocket handshake', () => {
+  test('has that connection closed, never reused for the next client\'s request', async () => {
+    const refuser = await startUpstream('refuser');
+    let connections = 0;
+    refuser.server.on('connection', () => connections++);
+    refuser.server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => {});
+      socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    });
+    const gw = await startTestGateway(configWith(refuser.url, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }]));
+    try {
+      const handshake = await wsHandshake(gw.port, '/chat');
+      assert.equal(handshake.status, 404);
+      const res = await request(gw.url, '/next');
+      assert.equal(res.status, 200);
+      assert.equal(connections, 2, 'the request after a refused handshake came on a connection of its own');
+    } finally {
+      await gw.close();
+      await refuser.close();
+    }
   });
 });

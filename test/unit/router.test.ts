@@ -57,9 +57,15 @@ function patternMatches(source: string, kind: 'exact' | 'prefix', path: string):
 describe('compilePattern', () => {
   test('an exact literal pattern matches only that path', () => {
     assert.equal(patternMatches('/health', 'exact', '/health'), true);
-    assert.equal(patternMatches('/health', 'exact', '/health/'), false);
     assert.equal(patternMatches('/health', 'exact', '/health/x'), false);
     assert.equal(patternMatches('/health', 'exact', '/healthz'), false);
+  });
+
+  test('an exact path also matches with one trailing slash, as upstreams that ignore it serve it', () => {
+    assert.equal(patternMatches('/health', 'exact', '/health/'), true);
+    assert.equal(patternMatches('/users/:id', 'exact', '/users/42/'), true);
+    assert.equal(patternMatches('/users/:id', 'exact', '/users//'), false);
+    assert.equal(patternMatches('/users/:id', 'exact', '/users/42/x/'), false);
   });
 
   test('a prefix matches whole segments only', () => {
@@ -214,7 +220,7 @@ describe('Router', () => {
       { name: 'prefix', prefix: '/api' },
     ]);
     assert.equal(go(r, '/api'), 'exact');
-    assert.equal(go(r, '/api/'), 'prefix');
+    assert.equal(go(r, '/api/'), 'exact'); // one trailing slash: the same resource to many upstreams
     assert.equal(go(r, '/api/x'), 'prefix');
     assert.equal(go(r, '/apix'), '404');
   });

@@ -3,6 +3,7 @@
 // token names an unknown kid, and a failed fetch never throws away the keys already held.
 import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import type { Algorithm } from '../config/schema.ts';
+import { KeyFetchError, type KeyFailure } from './key-failure.ts';
 import { ASYMMETRIC_ALGORITHMS, KeysUnavailableError, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
 
 export interface JwksEvents {
@@ -35,6 +36,7 @@ export class JwksKeySource implements KeySource {
   private keyCount = 0;
   private fetchedAt: Date | undefined;
   private lastError: string | undefined;
+  private lastFailure: KeyFailure | undefined;
   private lastAttemptAt = 0;
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -63,6 +65,7 @@ export class JwksKeySource implements KeySource {
       ready: this.ready,
       keyCount: this.keyCount,
       ...(this.lastError !== undefined ? { error: this.lastError } : {}),
+      ...(this.lastFailure !== undefined ? { failure: this.lastFailure } : {}),
       ...(this.fetchedAt ? { fetchedAt: this.fetchedAt } : {}),
     };
   }
@@ -139,10 +142,13 @@ export class JwksKeySource implements KeySource {
       }
       this.fetchedAt = new Date();
       this.lastError = undefined;
+      this.lastFailure = undefined;
       this.options.events?.onFetch(this.options.provider, { ok: true, keys: jwks.keys.length, changed });
     } catch (err) {
-      this.lastError = describeFetchError(err);
-      this.options.events?.onFetch(this.options.provider, { ok: false, error: this.lastError });
+      const { message, failure } = describeFetchError(err);
+      this.lastError = message;
+      this.lastFailure = failure;
+      this.options.events?.onFetch(this.options.provider, { ok: false, error: message });
     }
   }
 
@@ -151,9 +157,9 @@ export class JwksKeySource implements KeySource {
     const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     const document = (await fetchJson(url, this.options.timeoutMs)) as { issuer?: unknown; jwks_uri?: unknown };
     // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
-    if (document.issuer !== issuer) throw new Error(`discovery document at ${url} names a different issuer`);
+    if (document.issuer !== issuer) throw new KeyFetchError(`discovery document at ${url} names a different issuer`, { kind: 'discovery' });
     if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) {
-      throw new Error(`discovery document at ${url} has no usable jwks_uri`);
+      throw new KeyFetchError(`discovery document at ${url} has no usable jwks_uri`, { kind: 'discovery' });
     }
     this.resolvedUri = document.jwks_uri;
     return document.jwks_uri;
@@ -169,33 +175,36 @@ async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown> {
     headers: { accept: 'application/json' },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  if (!response.ok) throw new KeyFetchError(`${url} answered HTTP ${response.status}`, { kind: 'http_status', status: response.status });
   const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_DOCUMENT_BYTES) throw new Error(`${url} sent a document over 1 MB`);
+  if (declared > MAX_DOCUMENT_BYTES) throw new KeyFetchError(`${url} sent a document over 1 MB`, { kind: 'too_large' });
   const text = await response.text();
-  if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`${url} sent a document over 1 MB`);
+  if (text.length > MAX_DOCUMENT_BYTES) throw new KeyFetchError(`${url} sent a document over 1 MB`, { kind: 'too_large' });
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error(`${url} did not send JSON`);
+    throw new KeyFetchError(`${url} did not send JSON`, { kind: 'not_json' });
   }
 }
 
 function parseJwks(value: unknown): JSONWebKeySet {
   const keys = (value as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || !keys.every((k) => k !== null && typeof k === 'object')) {
-    throw new Error('the JWKS document has no "keys" list');
+    throw new KeyFetchError('the JWKS document has no "keys" list', { kind: 'no_keys' });
   }
   // Private or symmetric material has no business in a published key set: never use it.
   const usable = keys.filter((k: Record<string, unknown>) => k.kty !== 'oct' && k.d === undefined);
   return { keys: usable as JSONWebKeySet['keys'] };
 }
 
-function describeFetchError(err: unknown): string {
+/** The log message (address included) and the address-free failure of whatever a fetch threw. */
+function describeFetchError(err: unknown): { message: string; failure: KeyFailure } {
+  if (err instanceof KeyFetchError) return { message: err.message, failure: err.failure };
   if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'fetching keys timed out';
-    const cause = (err as { cause?: { code?: string } }).cause;
-    return cause?.code ? `${err.message} (${cause.code})` : err.message;
+    if (err.name === 'TimeoutError') return { message: 'fetching keys timed out', failure: { kind: 'timeout' } };
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code !== undefined) return { message: `${err.message} (${code})`, failure: { kind: 'connect', code } };
+    return { message: err.message, failure: { kind: 'other' } };
   }
-  return String(err);
+  return { message: String(err), failure: { kind: 'other' } };
 }

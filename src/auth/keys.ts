@@ -4,13 +4,16 @@ import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject, typ
 import { readFileSync } from 'node:fs';
 import type { JWSHeaderParameters } from 'jose';
 import type { Algorithm } from '../config/schema.ts';
+import type { KeyFailure } from './key-failure.ts';
 
 export type VerificationKey = webcrypto.CryptoKey | KeyObject | Uint8Array;
 
 export interface KeyStatus {
   readonly ready: boolean;
-  /** Why keys are not available, or why the last refresh failed. */
+  /** Why keys are not available, or why the last refresh failed: for the log (it may name addresses). */
   readonly error?: string;
+  /** The same, as a value that names no address (for /readyz). */
+  readonly failure?: KeyFailure;
   readonly keyCount: number;
   readonly fetchedAt?: Date;
 }

@@ -1,5 +1,10 @@
 // Readiness: the config is loaded and every provider has keys to verify with. A load balancer should
 // send traffic only to a ready gateway; a draining one says so.
+//
+// The admin port listens on server.host (every interface by default), so /readyz is for anyone who can
+// reach it: a reason names the provider and the kind of failure, never the URL or host its keys come
+// from. The full error, address included, is in the "fetching provider keys failed" warning log line.
+import { describeKeyFailure } from '../auth/key-failure.ts';
 import type { CompiledConfig } from '../config/compile.ts';
 
 export interface Readiness {
@@ -13,7 +18,9 @@ export function readinessOf(config: CompiledConfig | undefined, draining: boolea
   if (config === undefined) reasons.push('no configuration loaded');
   for (const provider of config?.verifier.providers.all ?? []) {
     const status = provider.keys.status();
-    if (!status.ready) reasons.push(`provider "${provider.name}": keys not fetched yet (${status.error ?? 'first fetch in progress'})`);
+    if (status.ready) continue;
+    const why = status.failure !== undefined ? describeKeyFailure(status.failure) : 'first fetch in progress';
+    reasons.push(`provider "${provider.name}": keys not fetched yet (${why})`);
   }
   return { ready: reasons.length === 0, reasons };
 }

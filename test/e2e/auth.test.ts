@@ -136,6 +136,29 @@ describe('tokens and roles', () => {
     assert.ok(!bad.reached);
   });
 
+  // "Optional" means a caller may come without credentials, not that credentials which fail are ignored:
+  // an upstream that sees an anonymous request can not know the caller sent something broken, and an
+  // Authorization header that the gateway ignores still reaches the upstream, which might read it.
+  test('optional auth: a malformed token, a Basic credential, two Authorization headers or an empty Bearer is refused with 401, never passed on anonymously', async () => {
+    const token = await sign(claims());
+    const other = await sign(claims({ sub: 'mallory' }));
+    const attempts: [string, [string, string][], string][] = [
+      ['a malformed token', [['Authorization', 'Bearer not-a-jwt']], 'token_malformed'],
+      ['a Basic credential', [['Authorization', 'Basic YWxpY2U6c2VjcmV0']], 'token_scheme'],
+      ['two Authorization headers', [['Authorization', `Bearer ${token}`], ['Authorization', `Bearer ${other}`]], 'token_duplicated'],
+      ['an empty Bearer', [['Authorization', 'Bearer ']], 'token_scheme'],
+      ['an empty Authorization header', [['Authorization', '']], 'token_scheme'],
+    ];
+    for (const [what, headers, code] of attempts) {
+      const before = upstream.received.length;
+      const res = await request(gw.url, '/maybe/x', { headers });
+      assert.equal(res.status, 401, `${what}: ${res.body}`);
+      assert.equal(res.json().error, code, what);
+      assert.match(res.headers['www-authenticate']!, /^Bearer realm="portcullis", error="invalid_(token|request)"/, what);
+      assert.equal(upstream.received.length, before, `${what}: the upstream received the request`);
+    }
+  });
+
   test('public routes read no token and still drop client-sent identity headers', async () => {
     const { res, seen } = await call('/open/x', { ...bearer('not-even-a-jwt'), 'x-user-id': 'forged', 'X-User-Roles': 'admin' });
     assert.equal(res.status, 200);
@@ -159,5 +182,50 @@ describe('tokens and roles', () => {
     assert.equal((await call('/api/orders/2', bearer(token))).res.status, 200);
     assert.equal((await call('/admin/x', bearer(token))).res.status, 403);
     assert.ok(gw.running.holder.current.verifier.cache.hits >= 2);
+  });
+});
+
+describe('provider settings: an audience list, a configured clock tolerance, scopes forwarded', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startTestGateway({
+      ...configWith(upstream.url, [{ name: 'all', prefix: '/', upstream: 'app' }]),
+      providers: [{ name: 'test', issuer: 'test', audience: ['api', 'mobile'], clock_tolerance: '5s', secret: 'test-secret-that-is-long-enough-0123456789' }],
+      forward: { headers: { 'X-User-Id': 'sub', 'X-User-Scopes': 'scopes' } },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const KEY = 'test-secret-that-is-long-enough-0123456789';
+  const now = () => Math.floor(Date.now() / 1000);
+
+  test('a token for any audience of the list passes; one for another audience is refused', async () => {
+    assert.equal((await request(gw.url, '/x', { headers: bearer(await sign({ iss: 'test', aud: 'mobile', sub: 'a' }, { key: KEY })) })).status, 200);
+    const before = upstream.received.length;
+    const refused = await request(gw.url, '/x', { headers: bearer(await sign({ iss: 'test', aud: 'web', sub: 'a' }, { key: KEY })) });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.json().error, 'token_audience');
+    assert.equal(upstream.received.length, before);
+  });
+
+  test('clock_tolerance: 5s lets a token expired 2 s ago pass, and not one expired 15 s ago (the 30 s default would)', async () => {
+    const recent = await sign({ iss: 'test', aud: 'api', sub: 'a', exp: now() - 2 }, { key: KEY });
+    assert.equal((await request(gw.url, '/x', { headers: bearer(recent) })).status, 200);
+    const older = await sign({ iss: 'test', aud: 'api', sub: 'a', exp: now() - 15 }, { key: KEY });
+    const res = await request(gw.url, '/x', { headers: bearer(older) });
+    assert.equal(res.status, 401);
+    assert.equal(res.json().error, 'token_expired');
+  });
+
+  test('a forward header mapped to "scopes" carries the normalized scope list, comma-joined', async () => {
+    const token = await sign({ iss: 'test', aud: 'api', sub: 'a', scope: 'orders:read  orders:write' }, { key: KEY });
+    assert.equal((await request(gw.url, '/x', { headers: bearer(token) })).status, 200);
+    assert.equal(upstream.received.at(-1)!.headers['x-user-scopes'], 'orders:read,orders:write');
   });
 });

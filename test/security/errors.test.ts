@@ -2,6 +2,7 @@
 // is the same small JSON document, with no stack trace, no internal address, no key material, and nothing
 // of the attacker's token echoed back. And the logs keep tokens and secrets out too.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestGateway, TEST_PROVIDER, type TestGateway } from '../helpers/gateway.ts';
@@ -103,6 +104,15 @@ describe('error responses', () => {
     await check('/read', { method: 'DELETE' }, { status: 405, code: 'method_not_allowed' });
   });
 
+  // The one message that repeats what the client sent. The normalized path holds only RFC 3986 path
+  // characters and upper-case escapes: no quote, backslash, angle bracket or control character to break
+  // out of the JSON string or into a page; and the query, where secrets travel, is never part of it.
+  test('a 404 repeats only the normalized path: never the query, a dot segment or a raw escape', async () => {
+    const res = await request(gw.url, '/nowhere/./x/../%3cb%3E%22?api_key=QUERY-SECRET');
+    assertSafeError(res.status, res.headers, res.body, { status: 404, code: 'no_route' }, '404', ['QUERY-SECRET', '<b>', '/./', '/../']);
+    assert.equal(res.json().message, 'no route matches GET /nowhere/%3Cb%3E%22');
+  });
+
   test('token errors (401, 403) echo nothing of the token and carry no key material', async () => {
     const marker = 'ATTACKER-MARKER-<script>';
     const cases: [string, string][] = [
@@ -149,5 +159,57 @@ describe('error responses', () => {
     await request(gw.url, '/admin/x', { headers: bearer(`${token}x`) });
     const logged = JSON.stringify(gw.logs);
     for (const secret of [token.split('.')[2]!, SECRET, 'QUERY-SECRET', 'COOKIE-SECRET']) assert.ok(!logged.includes(secret), `the logs contain ${secret.slice(0, 12)}`);
+  });
+});
+
+// The admin port listens on server.host, every interface by default: whoever can reach /readyz must not
+// learn where the identity providers' keys live (an internal realm URL, a host and port behind the
+// firewall). Operators find that in the warning log line, which is theirs.
+describe('readiness reasons', () => {
+  test('/readyz names the provider and the kind of key failure, never the URL or host the keys come from', async () => {
+    const idp = http.createServer((req, res) => {
+      if (req.url === '/internal/realms/corp/certs') res.writeHead(500).end();
+      else if (req.url === '/internal/realms/html/certs') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>');
+      else if (req.url === '/internal/realms/disco/.well-known/openid-configuration') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: 'someone-else', jwks_uri: 'http://x/keys' }));
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const hostPort = `127.0.0.1:${(idp.address() as net.AddressInfo).port}`;
+    const deadHostPort = `127.0.0.1:${await unusedPort()}`;
+    const upstream = await startUpstream();
+    const gw = await startTestGateway({
+      server: { host: '127.0.0.1' },
+      providers: [
+        { name: 'corp', issuer: 'corp', jwks_uri: `http://${hostPort}/internal/realms/corp/certs` },
+        { name: 'html', issuer: 'html', jwks_uri: `http://${hostPort}/internal/realms/html/certs` },
+        { name: 'disco', issuer: `http://${hostPort}/internal/realms/disco`, discovery: true },
+        { name: 'gone', issuer: 'gone', jwks_uri: `http://${deadHostPort}/internal/realms/gone/certs` },
+      ],
+      upstreams: { app: upstream.url },
+      routes: [{ name: 'all', prefix: '/', upstream: 'app' }],
+    });
+    try {
+      const failed = () => gw.logs.filter((l) => l.msg === 'fetching provider keys failed; retrying').map((l) => String(l.provider));
+      for (let i = 0; i < 250 && new Set(failed()).size < 4; i++) await new Promise((r) => setTimeout(r, 20));
+      const res = await request(gw.adminUrl, '/readyz');
+      assert.equal(res.status, 503);
+      assert.deepEqual(res.json().reasons, [
+        'provider "corp": keys not fetched yet (HTTP 500)',
+        'provider "html": keys not fetched yet (the key set is not JSON)',
+        'provider "disco": keys not fetched yet (OpenID discovery failed)',
+        'provider "gone": keys not fetched yet (could not connect: ECONNREFUSED)',
+      ]);
+      for (const hidden of [hostPort, deadHostPort, '127.0.0.1', '/internal/', '/.well-known/']) {
+        assert.ok(!res.body.includes(hidden), `/readyz reveals ${hidden}: ${res.body}`);
+      }
+      // The operator still gets the whole story, address included, in the log.
+      const corpWarning = gw.logs.find((l) => l.provider === 'corp' && l.level === 'warn');
+      assert.match(String(corpWarning?.error), new RegExp(`http://${hostPort}/internal/realms/corp/certs answered HTTP 500`));
+    } finally {
+      await gw.close();
+      await upstream.close();
+      await new Promise<void>((r) => idp.close(() => r()));
+    }
   });
 });

@@ -22,7 +22,8 @@ Commands:
   explain     show how a request would be handled  portcullis explain [--config FILE] [--token JWT | --claims JSON]
                                                      [-H 'Name: value']... METHOD URL
   demo        run the gateway with the bundled echo backend (what npm start does)
-  health      ask a running gateway's admin port for /healthz (--ready: /readyz); exit 0 when OK
+  health      ask a running gateway's admin port       portcullis health [--ready] [--config FILE] [--admin-port N] [--admin-host H]
+              for /healthz (--ready: /readyz); exit 0 when it answers 200
   schema      print the JSON Schema of gateway.yaml
 
 The config file is --config FILE, else $PORTCULLIS_CONFIG, else ./gateway.yaml.

@@ -21,3 +21,10 @@ export function parse<T extends Options>(args: readonly string[], options: T) {
 export function configFile(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ?? env.PORTCULLIS_CONFIG ?? 'gateway.yaml';
 }
+
+/** A --port style flag: an integer from 0 to 65535. */
+export function portNumber(flag: string, text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`${flag} ${text}: expected a port number`);
+  return port;
+}

@@ -8,7 +8,7 @@ import { loadConfigOrThrow } from '../config/load.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { createLogger, type Logger } from '../server/logger.ts';
 import { startGateway } from '../server/runtime.ts';
-import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
+import { CONFIG_OPTION, configFile, parse, portNumber, UsageError } from './args.ts';
 
 export const RUN_OPTIONS = {
   ...CONFIG_OPTION,
@@ -32,7 +32,10 @@ interface Stoppable {
 export async function runCommand(args: readonly string[], hooks: RunHooks = {}): Promise<number> {
   const { values } = parse(args, RUN_OPTIONS);
   const file = configFile(values.config);
-  const ports = { ...portOption('port', values.port), ...portOption('adminPort', values['admin-port']) };
+  const ports = {
+    ...(values.port !== undefined ? { port: portNumber('--port', values.port) } : {}),
+    ...(values['admin-port'] !== undefined ? { adminPort: portNumber('--admin-port', values['admin-port']) } : {}),
+  };
   if (cluster.isWorker) return runWorker({ configFile: file, ...ports });
 
   const loaded = loadConfigOrThrow(file);
@@ -47,13 +50,6 @@ export async function runCommand(args: readonly string[], hooks: RunHooks = {}):
     target = { logger: gateway.logger, reload: gateway.reload, stop: gateway.close, kill: () => {} };
   }
   return new Promise<number>((resolve) => handleSignals(target, hooks, resolve));
-}
-
-function portOption(key: 'port' | 'adminPort', text: string | undefined): { port?: number; adminPort?: number } {
-  if (text === undefined) return {};
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--${key === 'port' ? 'port' : 'admin-port'} ${text}: expected a port number`);
-  return { [key]: port };
 }
 
 function handleSignals(target: Stoppable, hooks: RunHooks, exit: (code: number) => void): void {

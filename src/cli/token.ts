@@ -1,5 +1,7 @@
 // portcullis token: mint a token a provider of this config accepts, for development and tests. Only
-// providers whose signing key is in the config (a secret or a signing_key_file) can mint.
+// providers whose signing key is in the config (a secret or a signing_key_file) can mint. A --claim always
+// wins over what the command sets by itself (iss, aud, iat, exp from --ttl): `--claim exp=1` mints an
+// expired token on purpose, and must not be quietly replaced.
 import { SignJWT, type JWTPayload } from 'jose';
 import { algorithmsForKey } from '../auth/keys.ts';
 import { loadConfigOrThrow } from '../config/load.ts';
@@ -22,6 +24,10 @@ export async function tokenCommand(args: readonly string[], out: NodeJS.Writable
   if (!values.provider || !values.sub) throw new UsageError('token needs --provider NAME and --sub ID');
   const ttl = values.ttl ?? '1h';
   if (!DURATION_PATTERN.test(ttl)) throw new UsageError(`--ttl ${ttl}: expected a duration like 15m or 1h`);
+  const explicit = explicitClaims(values.claim ?? []);
+  const named = new Set(explicit.map(([claimPath]) => claimPath[0]));
+  if (named.has('sub')) throw new UsageError('--claim sub: give the subject with --sub');
+  if (named.has('exp') && values.ttl !== undefined) throw new UsageError('give --ttl or --claim exp, not both');
 
   const loaded = loadConfigOrThrow(configFile(values.config));
   const providers = loaded.config.providers ?? [];
@@ -51,30 +57,59 @@ export async function tokenCommand(args: readonly string[], out: NodeJS.Writable
     setPath(claims, (provider.roles_claim ?? DEFAULTS.roles_claim).split('.'), values.roles.split(',').map((r) => r.trim()).filter(Boolean));
   }
   if (values.scope !== undefined) claims.scope = values.scope;
-  for (const pair of values.claim ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--claim ${pair}: expected key=value`);
-    setPath(claims, pair.slice(0, eq).split('.'), parseValue(pair.slice(eq + 1)));
-  }
+  for (const [claimPath, value] of explicit) setPath(claims, claimPath, value);
+  checkTimeClaims(claims);
 
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg, ...(provider.typ !== undefined ? { typ: provider.typ } : {}) })
-    .setSubject(values.sub)
-    .setIssuedAt()
-    .setExpirationTime(`${durationSeconds(ttl)}s`);
-  if (provider.issuer !== undefined) jwt.setIssuer(provider.issuer);
-  if (provider.audience !== undefined) jwt.setAudience(provider.audience);
+    .setSubject(values.sub);
+  if (claims.iat === undefined) jwt.setIssuedAt();
+  if (claims.exp === undefined) jwt.setExpirationTime(`${durationSeconds(ttl)}s`);
+  if (claims.iss === undefined && provider.issuer !== undefined) jwt.setIssuer(provider.issuer);
+  if (claims.aud === undefined && provider.audience !== undefined) jwt.setAudience(provider.audience);
   out.write((await jwt.sign(key)) + '\n');
   return 0;
 }
 
-/** --claim values: JSON when they parse (numbers, booleans, lists, objects), text otherwise. */
+/** RFC 7519 §4.1: these hold a NumericDate, seconds since 1970-01-01T00:00:00Z. */
+const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const;
+
+/** --claim k=v and a.b=v as [claim path, value], in the order given. */
+function explicitClaims(pairs: readonly string[]): [string[], unknown][] {
+  return pairs.map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--claim ${pair}: expected key=value`);
+    return [pair.slice(0, eq).split('.'), parseValue(pair.slice(eq + 1))];
+  });
+}
+
+function checkTimeClaims(claims: JWTPayload): void {
+  for (const name of TIME_CLAIMS) {
+    const value = claims[name];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new UsageError(`--claim ${name}: expected seconds since 1970 (a NumericDate), like ${Math.floor(Date.now() / 1000) + 3600}`);
+    }
+  }
+}
+
+/**
+ * --claim values: JSON when they parse (numbers, booleans, lists, objects), text otherwise. An integer
+ * JSON can not hold exactly (beyond 2^53, which JSON.parse would round) is kept as the text written.
+ */
 function parseValue(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.replace(JSON_STRING_OR_NUMBER, (token) => (isInexactNumber(token) ? `"${token}"` : token)));
   } catch {
     return text;
   }
+}
+
+const JSON_STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+function isInexactNumber(token: string): boolean {
+  if (token.startsWith('"')) return false;
+  const value = Number(token);
+  return !Number.isFinite(value) || (/^-?\d+$/.test(token) && !Number.isSafeInteger(value));
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -164,7 +164,8 @@ function compileUpstreams(config: GatewayConfig, settings: Settings): Map<string
     const spec = typeof upstream === 'string' ? { targets: [upstream] } : upstream;
     const timeoutMs = 'timeout' in spec && spec.timeout !== undefined ? parseDuration(spec.timeout) : settings.timeoutMs;
     const preserveHost = !('preserve_host' in spec) || spec.preserve_host !== false;
-    pools.set(name, new UpstreamPool(name, spec.targets.map((url) => createTarget(url, preserveHost)), timeoutMs));
+    const maxConnections = ('max_connections' in spec ? spec.max_connections : undefined) ?? DEFAULTS.max_connections;
+    pools.set(name, new UpstreamPool(name, spec.targets.map((url) => createTarget(url, preserveHost, maxConnections)), timeoutMs));
   }
   return pools;
 }

@@ -1,6 +1,8 @@
 // ${VAR} and ${VAR:-default} in any string value. Substitution happens on parsed values, never on the
-// raw text, so a variable can not inject YAML structure; "$${" writes a literal "${".
-import type { ConfigPath, ConfigProblem } from './problems.ts';
+// raw text, so a variable can not inject YAML structure; "$${" writes a literal "${". What comes out is
+// always text: the environment holds strings, and only the schema can say where one means a number
+// (see typeScalars in scalar-types.ts), so a 40-digit secret stays the secret it was.
+import { formatPath, type ConfigPath, type ConfigProblem } from './problems.ts';
 import { isPlainScalar, problemAt, type ConfigSource } from './source.ts';
 
 const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -8,38 +10,53 @@ const WHOLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
 export interface Interpolated {
   readonly value: unknown;
-  /** Key paths (formatted) whose value came from a ${VAR:-default} fallback. */
+  /** Key paths (dotted, "providers.0.secret") whose value came from a ${VAR:-default} fallback. */
   readonly defaulted: ReadonlySet<string>;
+  /** Key paths (formatted, "providers[0].secret") whose value came from the environment. */
+  readonly fromEnv: ReadonlySet<string>;
+  /** Key paths (formatted) holding a reference that could not be resolved: nothing else is checked there. */
+  readonly unresolved: ReadonlySet<string>;
+  /**
+   * Values written as one unquoted reference (`port: ${PORT:-8080}`): they may become a number or a
+   * boolean, where the schema expects one, as if the value had been written there.
+   */
+  readonly bareReferences: readonly ConfigPath[];
   readonly problems: ConfigProblem[];
 }
 
-export function interpolate(
-  value: unknown,
-  source: ConfigSource,
-  env: NodeJS.ProcessEnv,
-): Interpolated {
+export function interpolate(value: unknown, source: ConfigSource, env: NodeJS.ProcessEnv): Interpolated {
   const defaulted = new Set<string>();
+  const fromEnv = new Set<string>();
+  const unresolved = new Set<string>();
+  const bareReferences: ConfigPath[] = [];
   const problems: ConfigProblem[] = [];
 
-  const substitute = (text: string, path: ConfigPath): unknown => {
+  const substitute = (text: string, path: ConfigPath): string => {
     if (!text.includes('$')) return text;
     let usedDefault = false;
+    let usedEnv = false;
+    let missing = false;
     const result = text.replace(REFERENCE, (whole, name: string | undefined, fallback: string | undefined) => {
       if (name === undefined) return '${';
       const set = env[name];
-      if (set !== undefined && (set !== '' || fallback === undefined)) return set;
+      if (set !== undefined && (set !== '' || fallback === undefined)) {
+        usedEnv = true;
+        return set;
+      }
       if (fallback !== undefined) {
         usedDefault = true;
         return fallback;
       }
+      missing = true;
       problems.push(
         problemAt(source, path, 'missing_variable', `environment variable ${name} is not set; set it or write \${${name}:-default}`),
       );
       return whole;
     });
     if (usedDefault) defaulted.add(path.join('.'));
-    // A plain `port: ${PORT:-8080}` is a number, as if 8080 had been written there.
-    if (WHOLE_REFERENCE.test(text) && isPlainScalar(source, path)) return coerceScalar(result);
+    if (usedEnv) fromEnv.add(formatPath(path));
+    if (missing) unresolved.add(formatPath(path));
+    else if (WHOLE_REFERENCE.test(text) && isPlainScalar(source, path)) bareReferences.push(path);
     return result;
   };
 
@@ -54,12 +71,5 @@ export function interpolate(
     return node;
   };
 
-  return { value: walk(value, []), defaulted, problems };
-}
-
-function coerceScalar(text: string): unknown {
-  if (/^-?\d+$/.test(text)) return Number(text);
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  return text;
+  return { value: walk(value, []), defaulted, fromEnv, unresolved, bareReferences, problems };
 }

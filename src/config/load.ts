@@ -11,6 +11,8 @@ import type { GatewayConfig } from './schema.ts';
 import { checkShape } from './shape-check.ts';
 import { parseSource, type ConfigSource } from './source.ts';
 import { findWarnings } from './warnings.ts';
+import { documentValue } from './yaml-value.ts';
+import { typeScalars } from './scalar-types.ts';
 
 export interface LoadedConfig {
   /** The file as named by the user, for messages. */
@@ -32,22 +34,35 @@ export type LoadResult =
   | { readonly ok: true; readonly loaded: LoadedConfig; readonly problems: readonly ConfigProblem[] }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
+/** Never throws: whatever goes wrong with the text is a problem in the result (a reload must not crash). */
 export function loadConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  try {
+    return checkConfigText(file, text, env);
+  } catch (err) {
+    const message = `the configuration could not be checked: ${err instanceof Error ? err.message : String(err)}`;
+    return { ok: false, problems: [{ severity: 'error', code: 'config_check_failed', file, line: 1, col: 1, path: '(file)', message }] };
+  }
+}
+
+function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv): LoadResult {
   const { source, problems: syntax } = parseSource(file, text);
   if (hasErrors(syntax)) return { ok: false, problems: syntax };
+  const parsed = documentValue(source);
+  if (hasErrors(parsed.problems)) return { ok: false, problems: parsed.problems };
 
-  const interpolated = interpolate(source.document.toJS({ maxAliasCount: 100 }), source, env);
-  const shape = checkShape(interpolated.value, source);
+  const interpolated = interpolate(parsed.value, source, env);
+  typeScalars(interpolated.value, interpolated.bareReferences);
+  const shape = checkShape(interpolated.value, source, { concealed: interpolated.fromEnv });
   const problems = [...interpolated.problems, ...shape.problems];
   // A config with shape errors is still checked for the rest, so one run lists every error.
   const checkable = shape.config ?? shape.repaired;
-  if (!checkable) return { ok: false, problems: sortByPosition(problems) };
+  if (!checkable) return refuse(problems, interpolated.unresolved);
 
   const baseDir = path.dirname(path.resolve(file));
   const providers = checkProviders(checkable, source, baseDir);
   problems.push(...providers.problems, ...checkRoutes(checkable, source), ...checkServer(checkable, source));
   if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source));
-  if (hasErrors(problems) || !shape.config) return { ok: false, problems: sortByPosition(problems) };
+  if (hasErrors(problems) || !shape.config) return refuse(problems, interpolated.unresolved);
 
   const sorted = sortByPosition(problems);
   return {
@@ -64,6 +79,19 @@ export function loadConfigText(file: string, text: string, env: NodeJS.ProcessEn
       warnings: sorted,
     },
   };
+}
+
+/** Whatever was found at a value that still reads "${VAR}" is about that text, not the value meant. */
+function refuse(problems: readonly ConfigProblem[], unresolved: ReadonlySet<string>): LoadResult {
+  const meaningful = problems.filter((p) => p.code === 'missing_variable' || !atOrUnder(p.path, unresolved));
+  return { ok: false, problems: sortByPosition(meaningful) };
+}
+
+function atOrUnder(problemPath: string, paths: ReadonlySet<string>): boolean {
+  for (const p of paths) {
+    if (problemPath === p || problemPath.startsWith(`${p}.`) || problemPath.startsWith(`${p}[`)) return true;
+  }
+  return false;
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
@@ -95,6 +123,6 @@ function orThrow(result: LoadResult): LoadedConfig {
   return result.loaded;
 }
 
-function sortByPosition(problems: ConfigProblem[]): ConfigProblem[] {
+function sortByPosition(problems: readonly ConfigProblem[]): ConfigProblem[] {
   return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
 }

@@ -20,7 +20,9 @@ const name = z
 
 const httpUrl = z
   .string()
-  .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected an http:// or https:// URL without query or fragment');
+  .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected an http:// or https:// URL without query or fragment')
+  // The pattern lets through hosts no URL parser takes ("http://[x"); compile and the proxy parse it.
+  .refine((url) => URL.canParse(url), 'not a valid URL: check the host and port');
 
 const stringList = z.array(nonEmpty);
 
@@ -54,6 +56,7 @@ export const DEFAULTS = {
   auth: 'required',
   authorization: 'keep',
   log_level: 'info',
+  max_connections: 1024,
 } as const;
 
 const server = z
@@ -102,7 +105,7 @@ const provider = z
     discovery: z.boolean().optional().describe('Read jwks_uri from {issuer}/.well-known/openid-configuration.'),
     roles_claim: nonEmpty.optional()
       .describe(`Dotted claim path of the roles (default "${DEFAULTS.roles_claim}"); an array or a space/comma separated string.`),
-    algorithms: z.array(z.enum(ALGORITHMS, { message: `expected one of ${ALGORITHMS.join(', ')} ("none" is never allowed)` })).min(1).optional()
+    algorithms: z.array(z.enum(ALGORITHMS, { message: '"none" is never allowed' })).min(1).optional()
       .describe('Accepted algorithms; the default follows the key type.'),
     clock_tolerance: duration.optional().describe(`Leeway for exp and nbf (default ${DEFAULTS.clock_tolerance}).`),
     typ: nonEmpty.optional().describe('Required JWT typ header, e.g. at+jwt (RFC 9068).'),
@@ -126,6 +129,8 @@ const upstreamObject = z.strictObject({
   timeout: duration.optional().describe('Upstream timeout (default: server.timeout).'),
   preserve_host: z.boolean().optional()
     .describe('Forward the client\'s Host header (default true); false sends the target\'s host.'),
+  max_connections: z.number().int().min(1).max(65536).optional()
+    .describe(`Connections to each target at once (default ${DEFAULTS.max_connections}); further requests wait for a free one.`),
 });
 const upstream = z.union([httpUrl, upstreamObject]).describe('One URL, or targets with options.');
 

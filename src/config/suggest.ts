@@ -17,9 +17,10 @@ export function editDistance(a: string, b: string): number {
 
 export function closest(input: string, candidates: Iterable<string>): string | undefined {
   const lowered = input.toLowerCase();
+  const list = [...candidates];
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const candidate of candidates) {
+  for (const candidate of list) {
     const d = editDistance(lowered, candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;
@@ -27,7 +28,10 @@ export function closest(input: string, candidates: Iterable<string>): string | u
     }
   }
   const allowed = Math.max(2, Math.floor(input.length / 3));
-  return best !== undefined && bestDistance <= allowed ? best : undefined;
+  if (best !== undefined && bestDistance <= allowed) return best;
+  // A longer spelling of a short name ("warning" for warn, "information" for info) is far by edits.
+  const [stem, ...more] = list.filter((c) => c.length >= 3 && lowered.startsWith(c.toLowerCase()));
+  return more.length === 0 ? stem : undefined;
 }
 
 /** ' (did you mean "x"?)' or ''. */

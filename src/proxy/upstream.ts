@@ -43,8 +43,6 @@ function withPathSetting<T extends http.Agent>(agent: T): T & PathSettingAgent {
 // Idle upstream connections are closed before common server keep-alive timeouts (Node's 5 s) would
 // close them under us, which would turn the next request on that socket into a spurious 502.
 const IDLE_SOCKET_MS = 4000;
-/** Connections to one target at once; more requests wait in the agent's queue for a free one. */
-const DEFAULT_MAX_CONNECTIONS = 1024;
 
 export class UpstreamPool {
   private nextIndex = 0;
@@ -68,7 +66,8 @@ export class UpstreamPool {
   }
 }
 
-export function createTarget(url: string, preserveHost: boolean, maxConnections = DEFAULT_MAX_CONNECTIONS): UpstreamTarget {
+/** `maxConnections`: connections to the target at once; further requests wait in the agent's queue. */
+export function createTarget(url: string, preserveHost: boolean, maxConnections: number): UpstreamTarget {
   const target = parseUrl(url);
   const pooling: http.AgentOptions = {
     keepAlive: true,

@@ -5,6 +5,8 @@ import readline from 'node:readline';
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 export const CLI = path.join(ROOT, 'src', 'cli.ts');
+/** tsx, resolved from here: the CLI may run in a directory outside the project (cwd). */
+const TSX = import.meta.resolve('tsx');
 
 export interface CliResult {
   readonly code: number | null;
@@ -15,7 +17,7 @@ export interface CliResult {
 /** Runs `portcullis ARGS` to completion. */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
     });
@@ -39,7 +41,7 @@ export interface RunningCli {
 
 /** Starts a long-running command (the gateway) and follows its JSON log on stdout. */
 export function startCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  return startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], options);
+  return startProcess(process.execPath, ['--import', TSX, CLI, ...args], options);
 }
 
 /**

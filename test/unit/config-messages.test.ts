@@ -1,0 +1,111 @@
+// One validate run lists every error, however broken the shape; choices (auth, log_level...) say what
+// they take and suggest the nearest one.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfigText } from '../../src/config/load.ts';
+import { formatProblem } from '../../src/config/problems.ts';
+
+const HEAD = `providers:
+  - name: main
+    issuer: https://idp.example.com
+    secret: a-secret-that-is-at-least-32-bytes-long
+upstreams:
+  app: http://127.0.0.1:3000
+routes:
+`;
+
+function shown(text: string): string[] {
+  return loadConfigText('gw.yaml', text, {}).problems.map(formatProblem);
+}
+
+describe('validate lists every error in one run', () => {
+  test('a route without upstream does not hide an unknown provider or a duplicated name elsewhere', () => {
+    const routes = `  - name: api
+    prefix: /api
+  - name: other
+    prefix: /other
+    upstream: app
+    providers: [mian]
+  - name: api
+    prefix: /again
+    upstream: app
+`;
+    assert.deepEqual(shown(HEAD + routes), [
+      'gw.yaml:8:5: routes[0].upstream: missing required key "upstream"',
+      'gw.yaml:13:17: routes[1].providers[0]: unknown provider "mian" (did you mean "main"?); define it under providers',
+      'gw.yaml:14:11: routes[2].name: route "api" is already defined at routes[0]; route names must be unique',
+    ]);
+  });
+
+  test('a route without name, a provider without name and a list item that is no route do not hide the rest', () => {
+    const text = HEAD.replace('  - name: main\n', '  - issuer: second\n    secret: a-secret-that-is-at-least-32-bytes-long\n  - name: main\n') + `  - prefix: /x
+    upstream: app
+  - just text
+  - name: y
+    prefix: /y
+    upstream: nowhere
+`;
+    assert.deepEqual(shown(text), [
+      'gw.yaml:2:5: providers[0].name: missing required key "name"',
+      'gw.yaml:10:5: routes[0].name: missing required key "name"',
+      'gw.yaml:12:5: routes[1]: expected object, got string "just text"',
+      'gw.yaml:15:15: routes[2].upstream: unknown upstream "nowhere"; define it under upstreams',
+    ]);
+  });
+
+  test('missing upstreams and an empty route list do not hide provider errors', () => {
+    const text = 'providers:\n  - name: p\n    public_key_file: missing.pem\n    issuer: i\nroutes: []\n';
+    assert.deepEqual(
+      loadConfigText('gw.yaml', text, {}).problems.map((p) => `${p.path}: ${p.code}`),
+      ['upstreams: invalid_type', 'providers[0].public_key_file: key_file_missing', 'routes: too_small'],
+    );
+  });
+
+  test('a bad item in an optional list (methods) does not hide a duplicated name', () => {
+    const routes = '  - name: a\n    prefix: /a\n    upstream: app\n    methods: [GET, "G T"]\n  - name: a\n    prefix: /b\n    upstream: app\n';
+    assert.deepEqual(shown(HEAD + routes).map((l) => l.replace(/^gw\.yaml:\d+:\d+: /, '')), [
+      'routes[0].methods[1]: expected an HTTP method like GET',
+      'routes[1].name: route "a" is already defined at routes[0]; route names must be unique',
+    ]);
+  });
+});
+
+describe('choices: what they take, and the nearest one', () => {
+  const route = (extra: string) => HEAD + `  - name: api\n    prefix: /api\n    upstream: app\n${extra}`;
+
+  test('auth: a typo names the choices and suggests the meant one', () => {
+    assert.deepEqual(shown(route('    auth: requried\n')), [
+      'gw.yaml:11:11: routes[0].auth: must be one of public, optional, required; did you mean "required"?',
+    ]);
+  });
+
+  test('forward.authorization, log_level, workers and algorithms say the same', () => {
+    const text = route('') + 'forward:\n  authorization: strp\nserver:\n  log_level: warning\n  workers: aut\n';
+    assert.deepEqual(shown(text), [
+      'gw.yaml:12:18: forward.authorization: must be one of keep, strip; did you mean "strip"?',
+      'gw.yaml:14:14: server.log_level: must be one of fatal, error, warn, info, debug, trace, silent; did you mean "warn"?',
+      'gw.yaml:15:12: server.workers: must be auto or a number, got string "aut"; did you mean "auto"?',
+    ]);
+    assert.deepEqual(shown(HEAD.replace('    issuer:', '    algorithms: [hs256]\n    issuer:') + '  - name: api\n    prefix: /api\n    upstream: app\n'), [
+      'gw.yaml:3:18: providers[0].algorithms[0]: must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519 ("none" is never allowed); did you mean "HS256"?',
+    ]);
+  });
+
+  test('a choice too far from any gets the list without a guess', () => {
+    assert.deepEqual(shown(route('    auth: banana\n')), ['gw.yaml:11:11: routes[0].auth: must be one of public, optional, required']);
+  });
+
+  test('a mistyped choice is checked as the suggested one, so no error follows from the default', () => {
+    // With no providers, the default auth (required) would add "no providers"; public, as meant, does not.
+    const text = 'upstreams:\n  app: http://127.0.0.1:3000\nroutes:\n  - name: api\n    prefix: /api\n    upstream: app\n    auth: pubilc\n';
+    assert.deepEqual(shown(text), ['gw.yaml:7:11: routes[0].auth: must be one of public, optional, required; did you mean "public"?']);
+  });
+
+  test('a value of one type where another is needed says which, without zod\'s wording', () => {
+    const text = route('') + 'server:\n  trust_proxy: yes\n  access_log: 1\n';
+    assert.deepEqual(shown(text), [
+      'gw.yaml:12:16: server.trust_proxy: must be a boolean or a list, got string "yes"',
+      'gw.yaml:13:15: server.access_log: expected boolean, got number 1',
+    ]);
+  });
+});

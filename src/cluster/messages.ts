@@ -1,21 +1,54 @@
 // What the cluster primary and its workers say to each other over IPC. Questions carry an id; each
-// worker's answer repeats it.
+// worker's answer repeats it. A worker says "ready" once, when it serves and listens for questions: the
+// primary asks nothing of a worker before that, since a message that arrives earlier is lost.
 import type { Readiness } from '../server/readiness.ts';
 
 export type QuestionBody =
   | { readonly type: 'portcullis:reload'; readonly trigger: string; readonly text: string }
-  | { readonly type: 'portcullis:readiness' };
+  | { readonly type: 'portcullis:readiness' }
+  | { readonly type: 'portcullis:metrics' };
 
 export type Question = QuestionBody & { readonly id: number };
 
 export type PrimaryMessage = Question | { readonly type: 'portcullis:shutdown' };
 
-export type Answer =
-  | { readonly type: 'portcullis:answer'; readonly id: number; readonly ok: boolean; readonly readiness?: Readiness };
+/** One metric family as prom-client's getMetricsAsJSON() reports it (its typings say `type` is an enum; it is the name). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly aggregator?: string;
+  readonly values: readonly MetricSample[];
+}
+
+export interface MetricSample {
+  readonly value: number;
+  readonly labels: Readonly<Record<string, string | number | undefined>>;
+  /** Set for a histogram's _bucket, _sum and _count samples. */
+  readonly metricName?: string;
+}
+
+export interface Answer {
+  readonly type: 'portcullis:answer';
+  readonly id: number;
+  readonly ok: boolean;
+  readonly readiness?: Readiness;
+  readonly metrics?: readonly MetricFamily[];
+}
+
+export type WorkerMessage = Answer | { readonly type: 'portcullis:ready' };
 
 /** Workers start from the config text the primary last validated, not from whatever is on disk now. */
 export const SNAPSHOT_ENV = 'PORTCULLIS_CONFIG_SNAPSHOT';
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;
+}
+
+const QUESTION_TYPES: ReadonlySet<unknown> = new Set<QuestionBody['type']>(['portcullis:reload', 'portcullis:readiness', 'portcullis:metrics']);
+
+export function isQuestion(value: unknown): value is Question {
+  if (typeof value !== 'object' || value === null) return false;
+  const { type, id } = value as { type?: unknown; id?: unknown };
+  return QUESTION_TYPES.has(type) && typeof id === 'number';
 }

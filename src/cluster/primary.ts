@@ -3,17 +3,18 @@
 // across workers), validates config changes once and tells every worker to reload, and drains them all
 // on SIGTERM.
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type http from 'node:http';
-import { loadConfigFile, type LoadedConfig } from '../config/load.ts';
-import { formatProblem } from '../config/problems.ts';
-import { resolveSettings } from '../config/settings.ts';
+import type { LoadedConfig } from '../config/load.ts';
 import { createAdminServer } from '../server/admin.ts';
 import type { Logger } from '../server/logger.ts';
 import { reloadCounter } from '../server/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
 import { watchConfig } from '../server/watch.ts';
-import { isMessage, SNAPSHOT_ENV, type Answer, type PrimaryMessage, type Question, type QuestionBody } from './messages.ts';
+import { ConfigSync } from './config-sync.ts';
+import { isMessage, SNAPSHOT_ENV, type Answer, type MetricFamily, type PrimaryMessage } from './messages.ts';
+import { Questions } from './questions.ts';
+import { WorkerMetrics } from './worker-metrics.ts';
 
 export interface PrimaryOptions {
   readonly configFile: string;
@@ -26,8 +27,7 @@ export interface PrimaryOptions {
 /** A worker that dies this soon after starting is crash-looping: wait before the next one. */
 const UNSTABLE_MS = 5000;
 const READINESS_WAIT_MS = 1000;
-/** A reload compiles the new config and may wait for a new provider's first keys. */
-const RELOAD_WAIT_MS = 15_000;
+const METRICS_WAIT_MS = 2000;
 
 export interface RunningPrimary {
   reload(trigger: string): Promise<boolean>;
@@ -37,25 +37,42 @@ export interface RunningPrimary {
 
 export async function startPrimary(options: PrimaryOptions): Promise<RunningPrimary> {
   const { logger } = options;
-  let settings = resolveSettings(options.loaded.config.server);
-  let lastGoodText = options.loaded.text;
   const registry = new Registry();
   const reloads = reloadCounter(registry);
   const restarts = new Counter({ name: 'portcullis_worker_restarts_total', help: 'Workers replaced after dying', registers: [registry] });
   new Gauge({ name: 'portcullis_workers', help: 'Workers running', registers: [registry], collect() { this.set(Object.keys(cluster.workers ?? {}).length); } });
-  const aggregator = new AggregatorRegistry();
+  const questions = new Questions();
+  const workerMetrics = new WorkerMetrics();
+  /** Workers that have said they serve and listen for questions. */
+  const ready = new Set<Worker>();
+  const readyWorkers = () => [...ready].filter((w) => w.isConnected());
+  const sync = new ConfigSync({ configFile: options.configFile, loaded: options.loaded, logger, questions, readyWorkers, reloads });
   let stopping = false;
   let crashes = 0;
   const startedAt = new Map<Worker, number>();
 
   const fork = () => {
-    const worker = cluster.fork({ [SNAPSHOT_ENV]: lastGoodText });
+    const text = sync.text;
+    const worker = cluster.fork({ [SNAPSHOT_ENV]: text });
     startedAt.set(worker, Date.now());
+    sync.forked(worker, text);
     worker.on('message', (message: unknown) => onWorkerMessage(worker, message));
+    logger.info({ worker_pid: worker.process.pid }, 'worker started');
+  };
+  const onWorkerMessage = (worker: Worker, message: unknown): void => {
+    if (isMessage<Answer>(message, 'portcullis:answer')) questions.answered(worker, message);
+    else if (isMessage(message, 'portcullis:ready') && !ready.has(worker)) {
+      ready.add(worker);
+      sync.ready(worker);
+    }
   };
   cluster.on('exit', (worker, code, signal) => {
     const lived = Date.now() - (startedAt.get(worker) ?? 0);
     startedAt.delete(worker);
+    ready.delete(worker);
+    sync.exited(worker);
+    questions.exited(worker);
+    workerMetrics.retire(worker);
     if (stopping) return;
     crashes = lived < UNSTABLE_MS ? crashes + 1 : 0;
     const delay = crashes === 0 ? 0 : Math.min(100 * 2 ** crashes, 5000);
@@ -72,88 +89,44 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     }
   });
 
-  const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-  const broadcast = (message: PrimaryMessage) => workers().forEach((w) => w.send(message));
-
-  // Questions to every worker, answered by id; a worker that does not answer in time counts as "no".
-  let nextId = 0;
-  const waiting = new Map<number, (answer: Answer) => void>();
-  function onWorkerMessage(_worker: Worker, message: unknown): void {
-    if (isMessage<Answer>(message, 'portcullis:answer')) waiting.get(message.id)?.(message);
-  }
-  const ask = async (question: QuestionBody, waitMs: number) => {
-    const id = nextId++;
-    const live = workers();
-    const answers: Answer[] = [];
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, waitMs);
-      waiting.set(id, (answer) => {
-        answers.push(answer);
-        if (answers.length === live.length) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      const message: Question = { ...question, id };
-      for (const w of live) w.send(message);
-    });
-    waiting.delete(id);
-    return { asked: live.length, answers };
-  };
-
   const readiness = async (): Promise<Readiness> => {
     if (stopping) return { ready: false, reasons: ['shutting down'] };
-    const { asked, answers } = await ask({ type: 'portcullis:readiness' }, READINESS_WAIT_MS);
-    if (asked < options.workers) return { ready: false, reasons: [`${asked} of ${options.workers} workers running`] };
-    if (answers.length < asked) return { ready: false, reasons: [`${asked - answers.length} workers did not answer`] };
-    const reasons = [...new Set(answers.flatMap((a) => a.readiness?.reasons ?? []))];
+    const asked = readyWorkers();
+    if (asked.length < options.workers) return { ready: false, reasons: [`${asked.length} of ${options.workers} workers ready`] };
+    const { answers } = await questions.ask(asked, { type: 'portcullis:readiness' }, READINESS_WAIT_MS);
+    if (answers.size < asked.length) return { ready: false, reasons: [`${asked.length - answers.size} workers did not answer`] };
+    const reasons = [...new Set([...answers.values()].flatMap((a) => a.readiness?.reasons ?? []))];
     return { ready: reasons.length === 0, reasons };
   };
+  const metrics = async () => {
+    // Only ready workers are asked: one still starting has nothing to count and could not answer.
+    const { answers } = await questions.ask(readyWorkers(), { type: 'portcullis:metrics' }, METRICS_WAIT_MS);
+    const fresh = new Map<Worker, readonly MetricFamily[]>();
+    for (const [worker, answer] of answers) if (answer.metrics) fresh.set(worker, answer.metrics);
+    return { contentType: registry.contentType, body: (await workerMetrics.render(fresh)) + (await registry.metrics()) };
+  };
 
-  const admin = createAdminServer({
-    readiness,
-    metrics: async () => ({
-      contentType: registry.contentType,
-      body: (await aggregator.clusterMetrics()) + (await registry.metrics()),
-    }),
-  });
+  const admin = createAdminServer({ readiness, metrics });
   await new Promise<void>((resolve, reject) => {
     admin.once('error', reject);
-    admin.listen(options.adminPort ?? settings.adminPort, settings.adminHost, resolve);
+    admin.listen(options.adminPort ?? sync.settings.adminPort, sync.settings.adminHost, resolve);
   });
   logger.info({ admin_port: (admin.address() as { port: number }).port, workers: options.workers }, 'portcullis primary started');
   for (let i = 0; i < options.workers; i++) fork();
 
-  let reloading = Promise.resolve(true);
-  const reload = (trigger: string): Promise<boolean> => {
-    reloading = reloading.then(async () => {
-      // Validated once here, so that an invalid edit is refused without disturbing any worker.
-      const result = loadConfigFile(options.configFile);
-      if (!result.ok) {
-        reloads.labels('failure').inc();
-        logger.error({ trigger, problems: result.problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
-        return false;
-      }
-      settings = resolveSettings(result.loaded.config.server);
-      lastGoodText = result.loaded.text;
-      const { asked, answers } = await ask({ type: 'portcullis:reload', trigger, text: lastGoodText }, RELOAD_WAIT_MS);
-      const ok = answers.length === asked && answers.every((a) => a.ok);
-      reloads.labels(ok ? 'success' : 'failure').inc();
-      logger.info({ trigger, workers: asked, ok }, ok ? 'config reloaded in every worker' : 'config reload failed in some workers');
-      return ok;
-    });
-    return reloading;
-  };
+  const reload = (trigger: string) => sync.reload(trigger);
   const watcher = watchConfig(options.configFile, () => void reload('file changed'));
 
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     watcher.close();
-    const live = workers();
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exited = Promise.all(live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve())))));
-    broadcast({ type: 'portcullis:shutdown' });
-    const deadline = setTimeout(() => live.forEach((w) => w.process.kill('SIGKILL')), settings.shutdownTimeoutMs + 2000);
+    // Workers still starting are told too: they stop as soon as they have started.
+    const shutdown: PrimaryMessage = { type: 'portcullis:shutdown' };
+    for (const w of live) if (w.isConnected()) w.send(shutdown, () => {});
+    const deadline = setTimeout(() => live.forEach((w) => w.process.kill('SIGKILL')), sync.settings.shutdownTimeoutMs + 2000);
     await exited;
     clearTimeout(deadline);
     await closeServer(admin);

@@ -1,43 +1,66 @@
 // A cluster worker: a gateway without its own admin port or file watch. The primary tells it when to
-// reload, asks it whether it is ready, collects its metrics (prom-client's cluster protocol) and tells it
-// when to drain and stop.
-import { AggregatorRegistry } from 'prom-client';
-import { startGateway, type StartOptions } from '../server/runtime.ts';
+// reload, asks it whether it is ready and for its metrics, and tells it when to drain and stop.
+import { startGateway, type RunningGateway, type StartOptions } from '../server/runtime.ts';
 import { loadConfigTextOrThrow } from '../config/load.ts';
-import { isMessage, SNAPSHOT_ENV, type Answer, type Question } from './messages.ts';
+import { isMessage, isQuestion, SNAPSHOT_ENV, type Answer, type MetricFamily, type Question, type WorkerMessage } from './messages.ts';
 
 export async function runWorker(options: Pick<StartOptions, 'configFile' | 'port' | 'adminPort'>): Promise<number> {
+  // The primary reloads on SIGHUP. A hangup sent to the whole process group (the terminal closed,
+  // `kill -HUP -PGID`) reaches the workers too, and its default action would kill them all.
+  process.on('SIGHUP', () => {});
+  // Listening from the start, so that a shutdown sent while this worker boots is not lost.
+  let gateway: RunningGateway | undefined;
+  let stopRequested = false;
+  let stop = () => void (stopRequested = true);
+  process.on('message', (message: unknown) => {
+    if (isMessage(message, 'portcullis:shutdown')) stop();
+    else if (gateway !== undefined && isQuestion(message)) void answer(gateway, message).then(send);
+  });
+
   const snapshot = process.env[SNAPSHOT_ENV];
   const loaded = snapshot === undefined ? undefined : loadConfigTextOrThrow(options.configFile, snapshot);
-  const gateway = await startGateway({ ...options, ...(loaded ? { loaded } : {}), admin: false, watch: false, countReloads: false });
-  new AggregatorRegistry(); // installs prom-client's answer to the primary's metrics requests
-  AggregatorRegistry.setRegistries([gateway.metrics.registry]);
-  const answer = (message: Answer) => process.send?.(message);
+  const started = await startGateway({ ...options, ...(loaded ? { loaded } : {}), admin: false, watch: false, countReloads: false });
+  gateway = started;
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = () => {
+    stop = () => {
       if (stopping) return;
       stopping = true;
-      void gateway.close().then(() => {
+      void started.close().then(() => {
         // Without the IPC channel nothing keeps this process alive: it exits once the logs are out.
         if (process.connected) process.disconnect();
         resolve(0);
       });
     };
-    process.on('message', (message: unknown) => {
-      if (isMessage<Extract<Question, { type: 'portcullis:reload' }>>(message, 'portcullis:reload')) {
-        void gateway.reload(message.trigger, message.text).then((ok) => answer({ type: 'portcullis:answer', id: message.id, ok }));
-      } else if (isMessage(message, 'portcullis:readiness')) {
-        const readiness = gateway.readiness();
-        answer({ type: 'portcullis:answer', id: (message as Question).id, ok: readiness.ready, readiness });
-      } else if (isMessage(message, 'portcullis:shutdown')) {
-        stop();
-      }
-    });
     // Ctrl-C reaches every process of the group; a vanished primary means nobody will ask us to stop.
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     process.on('disconnect', stop);
+    if (stopRequested || !process.connected) stop();
+    else send({ type: 'portcullis:ready' });
   });
+}
+
+async function answer(gateway: RunningGateway, question: Question): Promise<Answer> {
+  const { id } = question;
+  switch (question.type) {
+    case 'portcullis:reload': {
+      const ok = await gateway.reload(question.trigger, question.text).catch(() => false);
+      return { type: 'portcullis:answer', id, ok };
+    }
+    case 'portcullis:readiness': {
+      const readiness = gateway.readiness();
+      return { type: 'portcullis:answer', id, ok: readiness.ready, readiness };
+    }
+    case 'portcullis:metrics': {
+      const metrics = (await gateway.metrics.registry.getMetricsAsJSON().catch(() => undefined)) as unknown as MetricFamily[] | undefined;
+      return { type: 'portcullis:answer', id, ok: metrics !== undefined, ...(metrics ? { metrics } : {}) };
+    }
+  }
+}
+
+function send(message: WorkerMessage): void {
+  // The primary may be gone already; then there is nobody to tell.
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
 }

@@ -1,10 +1,11 @@
 // server.workers: several processes share the port; reloads reach every worker; a dead worker is
-// replaced; the primary's admin port reports readiness of all workers and metrics summed over them.
+// replaced; the primary's admin port reports readiness of all workers and metrics summed over them; a
+// hangup reloads without killing anyone; SIGTERM lets requests in flight finish.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { startCli, type RunningCli } from '../helpers/cli.ts';
+import { CLI, startProcess, type RunningCli } from '../helpers/cli.ts';
 import { configWith } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
 import { tempDir, writeFile } from '../helpers/keys.ts';
@@ -22,7 +23,8 @@ describe('workers', () => {
   before(async () => {
     upstream = await startUpstream();
     file = writeFile(tempDir(), 'gateway.yaml', stringify(configWith(upstream.url, routes, { server: { workers: 2 } })));
-    gw = startCli(['--config', file, '--port', '0', '--admin-port', '0']);
+    // A process group of its own, so that a test can hang up on the whole group as a terminal would.
+    gw = startProcess(process.execPath, ['--import', 'tsx', CLI, '--config', file, '--port', '0', '--admin-port', '0'], { group: true });
     const started = await gw.waitFor((l) => l.msg === 'portcullis primary started');
     const listening = await gw.waitFor((l) => l.msg === 'portcullis listening' && l.workers === 2);
     base = `http://127.0.0.1:${listening.port as number}`;
@@ -42,6 +44,10 @@ describe('workers', () => {
     }
     assert.fail('timed out');
   }
+  const liveWorkerPids = () => {
+    const died = new Set(gw.lines.filter((l) => l.msg === 'worker died; starting a replacement').map((l) => l.worker_pid));
+    return gw.lines.filter((l) => l.msg === 'worker listening' && !died.has(l.worker_pid)).map((l) => l.worker_pid as number);
+  };
   const servingPids = () => new Set(gw.lines.filter((l) => l.msg === 'request').map((l) => l.pid));
 
   test('requests are served by both worker processes', async () => {
@@ -72,6 +78,21 @@ describe('workers', () => {
     assert.match((await request(admin, '/metrics')).body, /portcullis_config_reloads_total\{result="failure"\} 1/);
   });
 
+  test('a hangup sent to the whole process group reloads the config and kills no worker', async () => {
+    writeFileSync(file, stringify(configWith(upstream.url, routes, { server: { workers: 2 } })));
+    await until(() => gw.lines.filter((l) => l.msg === 'config reloaded in every worker').length === 2);
+    const workers = liveWorkerPids();
+    assert.equal(workers.length, 2);
+    // `kill -HUP -PGID`, or a closed terminal: every process of the group gets SIGHUP.
+    process.kill(-gw.child.pid!, 'SIGHUP');
+    const reloaded = await gw.waitFor((l) => (l.msg === 'config reloaded in every worker' || l.msg === 'config reload failed in some workers') && l.trigger === 'SIGHUP');
+    assert.equal(reloaded.msg, 'config reloaded in every worker');
+    assert.equal(reloaded.workers, 2);
+    assert.equal(gw.lines.filter((l) => l.msg === 'worker died; starting a replacement').length, 0);
+    for (const pid of workers) assert.doesNotThrow(() => process.kill(pid, 0), `worker ${pid} is gone`);
+    for (let i = 0; i < 6; i++) assert.equal((await request(base, '/a/after-hup')).status, 200);
+  });
+
   test('a worker that dies is replaced, and the others keep serving meanwhile', async () => {
     const victim = gw.lines.find((l) => l.msg === 'worker listening')!.worker_pid as number;
     process.kill(victim, 'SIGKILL');
@@ -82,8 +103,27 @@ describe('workers', () => {
     assert.match((await request(admin, '/metrics')).body, /portcullis_worker_restarts_total 1/);
   });
 
-  test('SIGTERM drains every worker and the primary exits 0', async () => {
+  test('SIGTERM drains every worker: a request in flight completes and the primary exits 0', async () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    upstream.handle((_req, res) => {
+      void released.then(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('slow answer');
+      });
+    });
+    const seen = upstream.received.length;
+    const inFlight = request(base, '/a/slow');
+    await until(() => upstream.received.length > seen);
+
     gw.child.kill('SIGTERM');
+    // The idle worker stops at once; the busy one waits for its request, which the upstream answers
+    // only now that the drain has reached the workers.
+    await gw.waitFor((l) => l.msg === 'portcullis stopped' && l.pid !== gw.child.pid);
+    release();
+    const response = await inFlight;
+    assert.equal(response.status, 200);
+    assert.equal(response.body, 'slow answer');
     assert.equal(await gw.exited, 0);
     assert.equal(gw.lines.filter((l) => l.msg === 'portcullis stopped').length, 3);
   });

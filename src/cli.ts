@@ -56,6 +56,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (first !== undefined && !first.startsWith('-') && command === undefined) {
     throw new UsageError(`unknown command "${first}"`);
   }
+  const serve = command ?? runCommand;
+  // A serving gateway reloads on SIGHUP (cli/run.ts installs that once it listens). A hangup while it
+  // starts, or while a cluster worker loads, must not kill it: the config it is loading is read now anyway.
+  if (serve === runCommand || serve === demoCommand) process.on('SIGHUP', () => {});
   return command ? command(rest) : runCommand(argv);
 }
 

@@ -3,11 +3,10 @@
 // replacement worker is still starting.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
-import { startCli, type RunningCli } from '../helpers/cli.ts';
+import type { RunningCli } from '../helpers/cli.ts';
+import { startClusterGateway, type ClusterGateway } from '../helpers/cluster.ts';
 import { configWith } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
-import { tempDir, writeFile } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 const routes = [{ name: 'a', prefix: '/a', upstream: 'app', auth: 'public' }];
@@ -16,33 +15,22 @@ const DURATIONS_A = /^portcullis_request_duration_seconds_count\{route="a"\} (\d
 
 describe('workers and metrics', () => {
   let upstream: Upstream;
+  let cluster: ClusterGateway;
   let gw: RunningCli;
   let base: string;
   let admin: string;
 
   before(async () => {
     upstream = await startUpstream();
-    const file = writeFile(tempDir(), 'gateway.yaml', stringify(configWith(upstream.url, routes, { server: { workers: 2 } })));
-    gw = startCli(['--config', file, '--port', '0', '--admin-port', '0']);
-    const started = await gw.waitFor((l) => l.msg === 'portcullis primary started');
-    const listening = await gw.waitFor((l) => l.msg === 'portcullis listening' && l.workers === 2);
-    base = `http://127.0.0.1:${listening.port as number}`;
-    admin = `http://127.0.0.1:${started.admin_port as number}`;
-    await until(async () => (await request(admin, '/readyz')).status === 200);
+    cluster = await startClusterGateway(configWith(upstream.url, routes, { server: { workers: 2 } }));
+    ({ gw, base, admin } = cluster);
   });
   after(async () => {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
+    await cluster.close();
     await upstream.close();
   });
 
-  async function until(check: () => boolean | Promise<boolean>, tries = 500): Promise<void> {
-    for (let i = 0; i < tries; i++) {
-      if (await check()) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.fail('timed out');
-  }
+  const until = (check: () => boolean | Promise<boolean>, tries?: number) => cluster.until(check, tries);
   /** One scrape, which must succeed, as the two request counts summed over workers. */
   async function scrape(): Promise<{ requests: number; durations: number; body: string }> {
     const response = await request(admin, '/metrics');

@@ -7,15 +7,14 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { startCli, type RunningCli } from '../helpers/cli.ts';
+import type { RunningCli } from '../helpers/cli.ts';
+import { startClusterGateway, type ClusterGateway } from '../helpers/cluster.ts';
 import { configWith } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
-import { tempDir, writeFile } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 const routeA = { name: 'a', prefix: '/a', upstream: 'app', auth: 'public' };
 const routeB = { name: 'b', prefix: '/b', upstream: 'app', auth: 'public' };
-const RELOAD_OUTCOMES = new Set(['config reloaded in every worker', 'config reload failed in some workers', 'config reload refused; the last good config keeps serving', 'config reload failed unexpectedly; the last good config keeps serving']);
 
 const FAULT = `
 import os from 'node:os';
@@ -30,6 +29,7 @@ syncBuiltinESMExports();
 
 describe('workers and a reload that throws', () => {
   let upstream: Upstream;
+  let cluster: ClusterGateway;
   let file: string;
   let marker: string;
   let gw: RunningCli;
@@ -39,40 +39,21 @@ describe('workers and a reload that throws', () => {
 
   before(async () => {
     upstream = await startUpstream();
-    const dir = tempDir();
-    file = writeFile(dir, 'gateway.yaml', config([routeA]));
-    marker = path.join(dir, 'fail-now');
-    const fault = writeFile(dir, 'fault.mjs', FAULT);
-    gw = startCli(['--config', file, '--port', '0', '--admin-port', '0'], {
-      env: { PORTCULLIS_TEST_FAULT: marker, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${fault}` },
+    cluster = await startClusterGateway(configWith(upstream.url, [routeA], { server: { workers: 'auto' } }), {
+      files: { 'fault.mjs': FAULT },
+      env: (dir) => ({ PORTCULLIS_TEST_FAULT: path.join(dir, 'fail-now'), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(dir, 'fault.mjs')}` }),
     });
-    const started = await gw.waitFor((l) => l.msg === 'portcullis primary started');
-    assert.equal(started.workers, 2);
-    const listening = await gw.waitFor((l) => l.msg === 'portcullis listening' && l.workers === 2);
-    base = `http://127.0.0.1:${listening.port as number}`;
-    admin = `http://127.0.0.1:${started.admin_port as number}`;
-    await until(async () => (await request(admin, '/readyz')).status === 200);
+    ({ gw, base, admin, file } = cluster);
+    marker = path.join(cluster.dir, 'fail-now');
+    assert.equal(cluster.started.workers, 2);
   });
   after(async () => {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
+    await cluster.close();
     await upstream.close();
   });
 
-  async function until(check: () => boolean | Promise<boolean>, tries = 500): Promise<void> {
-    for (let i = 0; i < tries; i++) {
-      if (await check()) return;
-      if (gw.child.exitCode !== null) assert.fail(`the primary exited with ${gw.child.exitCode}: ${gw.stderr()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.fail('timed out');
-  }
-  const reloadOutcomes = () => gw.lines.filter((l) => l.pid === gw.child.pid && RELOAD_OUTCOMES.has(l.msg as string));
-  async function nextReloadOutcome(): Promise<Record<string, unknown>> {
-    const seen = reloadOutcomes().length;
-    await until(() => reloadOutcomes().length > seen, 2000);
-    return reloadOutcomes()[seen]!;
-  }
+  const until = (check: () => boolean | Promise<boolean>, tries?: number) => cluster.until(check, tries);
+  const nextReloadOutcome = () => cluster.nextReloadOutcome();
 
   test('an error thrown during a reload is a counted failure; the primary keeps serving and reloading', async () => {
     writeFileSync(marker, '');

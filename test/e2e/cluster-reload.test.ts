@@ -4,19 +4,19 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { startCli, type RunningCli } from '../helpers/cli.ts';
+import type { RunningCli } from '../helpers/cli.ts';
+import { startClusterGateway, type ClusterGateway } from '../helpers/cluster.ts';
 import { configWith } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
-import { tempDir, writeFile } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 const routeA = { name: 'a', prefix: '/a', upstream: 'app', auth: 'public' };
 const routeB = { name: 'b', prefix: '/b', upstream: 'app', auth: 'public' };
 const routeC = { name: 'c', prefix: '/c', upstream: 'app', auth: 'public' };
-const RELOAD_OUTCOMES = new Set(['config reloaded in every worker', 'config reload failed in some workers', 'config reload refused; the last good config keeps serving']);
 
 describe('workers and reloads', () => {
   let upstream: Upstream;
+  let cluster: ClusterGateway;
   let file: string;
   let gw: RunningCli;
   let base: string;
@@ -24,35 +24,16 @@ describe('workers and reloads', () => {
 
   before(async () => {
     upstream = await startUpstream();
-    file = writeFile(tempDir(), 'gateway.yaml', stringify(configWith(upstream.url, [routeA], { server: { workers: 2 } })));
-    gw = startCli(['--config', file, '--port', '0', '--admin-port', '0']);
-    const started = await gw.waitFor((l) => l.msg === 'portcullis primary started');
-    const listening = await gw.waitFor((l) => l.msg === 'portcullis listening' && l.workers === 2);
-    base = `http://127.0.0.1:${listening.port as number}`;
-    admin = `http://127.0.0.1:${started.admin_port as number}`;
-    await until(async () => (await request(admin, '/readyz')).status === 200);
+    cluster = await startClusterGateway(configWith(upstream.url, [routeA], { server: { workers: 2 } }));
+    ({ gw, base, admin, file } = cluster);
   });
   after(async () => {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
+    await cluster.close();
     await upstream.close();
   });
 
-  async function until(check: () => boolean | Promise<boolean>, tries = 500): Promise<void> {
-    for (let i = 0; i < tries; i++) {
-      if (await check()) return;
-      if (gw.child.exitCode !== null) assert.fail(`the primary exited with ${gw.child.exitCode}: ${gw.stderr()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.fail('timed out');
-  }
-  const reloadOutcomes = () => gw.lines.filter((l) => l.pid === gw.child.pid && RELOAD_OUTCOMES.has(l.msg as string));
-  /** The primary's verdict on the next reload (a failed one takes the workers' whole reload wait). */
-  async function nextReloadOutcome(): Promise<Record<string, unknown>> {
-    const seen = reloadOutcomes().length;
-    await until(() => reloadOutcomes().length > seen, 2000);
-    return reloadOutcomes()[seen]!;
-  }
+  const until = (check: () => boolean | Promise<boolean>, tries?: number) => cluster.until(check, tries);
+  const nextReloadOutcome = () => cluster.nextReloadOutcome();
   const liveWorkerPids = () => {
     const died = new Set(gw.lines.filter((l) => l.msg === 'worker died; starting a replacement').map((l) => l.worker_pid));
     return [...new Set(gw.lines.filter((l) => l.msg === 'worker started' && !died.has(l.worker_pid)).map((l) => l.worker_pid as number))];

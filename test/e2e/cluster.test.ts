@@ -5,16 +5,17 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { CLI, startProcess, type RunningCli } from '../helpers/cli.ts';
+import type { RunningCli } from '../helpers/cli.ts';
+import { startClusterGateway, type ClusterGateway } from '../helpers/cluster.ts';
 import { configWith } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
-import { tempDir, writeFile } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 const routes = [{ name: 'a', prefix: '/a', upstream: 'app', auth: 'public' }];
 
 describe('workers', () => {
   let upstream: Upstream;
+  let cluster: ClusterGateway;
   let file: string;
   let gw: RunningCli;
   let base: string;
@@ -22,28 +23,15 @@ describe('workers', () => {
 
   before(async () => {
     upstream = await startUpstream();
-    file = writeFile(tempDir(), 'gateway.yaml', stringify(configWith(upstream.url, routes, { server: { workers: 2 } })));
-    // A process group of its own, so that a test can hang up on the whole group as a terminal would.
-    gw = startProcess(process.execPath, ['--import', 'tsx', CLI, '--config', file, '--port', '0', '--admin-port', '0'], { group: true });
-    const started = await gw.waitFor((l) => l.msg === 'portcullis primary started');
-    const listening = await gw.waitFor((l) => l.msg === 'portcullis listening' && l.workers === 2);
-    base = `http://127.0.0.1:${listening.port as number}`;
-    admin = `http://127.0.0.1:${started.admin_port as number}`;
-    await until(() => gw.lines.filter((l) => l.msg === 'worker listening').length >= 2);
+    cluster = await startClusterGateway(configWith(upstream.url, routes, { server: { workers: 2 } }), { group: true });
+    ({ gw, base, admin, file } = cluster);
   });
   after(async () => {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
+    await cluster.close();
     await upstream.close();
   });
 
-  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
-    for (let i = 0; i < 500; i++) {
-      if (await check()) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.fail('timed out');
-  }
+  const until = (check: () => boolean | Promise<boolean>, tries?: number) => cluster.until(check, tries);
   const liveWorkerPids = () => {
     const died = new Set(gw.lines.filter((l) => l.msg === 'worker died; starting a replacement').map((l) => l.worker_pid));
     return gw.lines.filter((l) => l.msg === 'worker listening' && !died.has(l.worker_pid)).map((l) => l.worker_pid as number);

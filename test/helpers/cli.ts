@@ -40,7 +40,7 @@ export interface RunningCli {
 }
 
 /** Starts a long-running command (the gateway) and follows its JSON log on stdout. */
-export function startCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningCli {
+export function startCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; group?: boolean } = {}): RunningCli {
   return startProcess(process.execPath, ['--import', TSX, CLI, ...args], options);
 }
 

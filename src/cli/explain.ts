@@ -101,8 +101,7 @@ function buildReport(
       upgrade: false,
     });
     const upstream = decision.route.upstream.targets[0]!;
-    const base = new URL(upstream.url);
-    const url = `${base.origin}${base.pathname.replace(/\/$/, '')}${decision.upstreamPath}`;
+    const url = `${new URL(upstream.url).origin}${upstream.basePath}${decision.upstreamPath}`;
     report.forward = {
       upstream: decision.route.upstream.name,
       url: decision.route.upstream.targets.length > 1 ? `${url} (round robin over ${decision.route.upstream.targets.length} targets)` : url,

@@ -41,13 +41,23 @@ export class Forwarder {
   web(req: IncomingMessage, res: ServerResponse, target: UpstreamTarget, timeoutMs: number): void {
     (req as Tracked)[TIMEOUT_MS] = timeoutMs;
     const proxy = this.proxyFor(target);
-    withPath(target, req, () => proxy.web(req, res));
+    handOverPath(target, req);
+    try {
+      proxy.web(req, res);
+    } finally {
+      target.proxyOptions.agent.nextPath = undefined; // never left for another request, whatever happened
+    }
   }
 
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpstreamTarget, timeoutMs: number): void {
     (req as Tracked)[TIMEOUT_MS] = timeoutMs;
     const proxy = this.proxyFor(target);
-    withPath(target, req, () => proxy.ws(req, socket, head));
+    handOverPath(target, req);
+    try {
+      proxy.ws(req, socket, head);
+    } finally {
+      target.proxyOptions.agent.nextPath = undefined;
+    }
   }
 
   /** Abandon the upstream request of `req` (the client went away, or sent too much). */
@@ -97,18 +107,13 @@ export class Forwarder {
 /**
  * The upstream request gets exactly the normalized path the route was matched on (req.url), under the
  * target's own path: handed to the target's agent, which sets it as http-proxy creates the request
- * (upstream.ts says why it can not be later). http-proxy creates it synchronously inside web()/ws().
+ * (upstream.ts says why it can not be later). http-proxy creates it synchronously inside web()/ws(), and
+ * the caller takes the path back from the agent right after.
  */
-function withPath(target: UpstreamTarget, req: IncomingMessage, proxy: () => void): void {
-  const agent = target.proxyOptions.agent;
-  const path = basePath(target) + req.url;
+function handOverPath(target: UpstreamTarget, req: IncomingMessage): void {
+  const path = target.basePath + req.url;
   (req as Tracked)[UPSTREAM_PATH] = path;
-  agent.nextPath = path;
-  try {
-    proxy();
-  } finally {
-    agent.nextPath = undefined; // never left for another request, whatever happened
-  }
+  target.proxyOptions.agent.nextPath = path;
 }
 
 /**
@@ -125,11 +130,6 @@ function onProxyRequest(proxyReq: ClientRequest, req: IncomingMessage): void {
   }
   const timeoutMs = tracked[TIMEOUT_MS] ?? 0;
   if (timeoutMs > 0) proxyReq.setTimeout(timeoutMs, abandonSlowUpstream);
-}
-
-function basePath(target: UpstreamTarget): string {
-  const path = target.proxyOptions.target.pathname ?? '/';
-  return path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
 /**

@@ -7,6 +7,8 @@ import type { ServerOptions } from 'http-proxy';
 
 export interface UpstreamTarget {
   readonly url: string;
+  /** The path of the target URL without its trailing "/": forwarded paths go under it. */
+  readonly basePath: string;
   /** Options handed to http-proxy for every request to this target: built once, never per request. */
   readonly proxyOptions: ServerOptions & { target: UrlWithStringQuery; agent: PathSettingAgent };
 }
@@ -86,8 +88,10 @@ export function createTarget(url: string, preserveHost: boolean, maxConnections:
       ? new https.Agent({ ...pooling, servername: isIP(hostname) === 0 ? hostname : '' })
       : new http.Agent(pooling),
   );
+  const path = target.pathname ?? '/';
   return {
     url,
+    basePath: path.endsWith('/') ? path.slice(0, -1) : path,
     // The request path is set by forward.ts (the target's path + the normalized path), so http-proxy is
     // told not to compute one: toProxy spares it a url.parse of the request URL, ignorePath the join.
     proxyOptions: { target, agent, toProxy: true, ignorePath: true, ...(preserveHost ? {} : { changeOrigin: true }) },

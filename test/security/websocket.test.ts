@@ -187,6 +187,14 @@ describe('WebSocket attacks', () => {
     assert.equal(refuser.received.length, before, 'no request was smuggled');
   });
 
+  test('a refused handshake\'s socket is read to its end, so the client closing it is noticed at once', async () => {
+    // The client ends its side 50 ms after the reply. A gateway that drains the socket sees that end and lets
+    // its socket go within a few ms; one that does not read holds it until its 2 s fallback timer.
+    const { reply, clientPort } = await handshakeThenKeepTalking(gw.port, '/ws/drained');
+    assert.equal(statusOf(reply), 401);
+    assert.ok(await closedWithin(gw.port, clientPort, 700), 'the gateway still holds the socket: it did not read the client\'s end');
+  });
+
   test('a handshake the gateway refuses is closed even if the client keeps sending (no socket leak)', async () => {
     const { reply, clientPort } = await handshakeThenKeepTalking(gw.port, '/ws/x');
     assert.equal(statusOf(reply), 401);

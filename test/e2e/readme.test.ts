@@ -3,7 +3,7 @@
 // free ones so the test can run beside anything.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -50,6 +50,12 @@ describe('the README quick start', () => {
   after(async () => {
     process.kill(-demo.child.pid!, 'SIGTERM');
     await demo.exited;
+  });
+
+  test('the build leaves the command executable, so npx portcullis runs it whatever npx has cached', () => {
+    // npx runs a project's own bin from its cache; only a first run there makes the file executable, so a
+    // clone into a directory npx has seen before would fail with "Permission denied".
+    assert.notEqual(statSync(path.join(ROOT, 'dist/cli.js')).mode & 0o111, 0);
   });
 
   test('npm start runs the demo: the echo backend starts with the gateway and the dev secret is flagged', () => {

@@ -3,11 +3,10 @@
 // a probe that validated the whole file would get a healthy container restarted into the broken config.
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { interpolate } from './interpolate.ts';
 import { gatewaySchema, DEFAULTS } from './schema.ts';
-import { typeScalars } from './scalar-types.ts';
 import { parseSource } from './source.ts';
-import { documentValue } from './yaml-value.ts';
+import { resolvedValues } from './load.ts';
+import { isMapping } from './yaml-value.ts';
 
 export interface AdminAddress {
   readonly host: string;
@@ -37,17 +36,10 @@ function pick<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
 function readServerValues(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
   try {
     const { source } = parseSource(file, readFileSync(file, 'utf8'));
-    const { value } = documentValue(source);
-    const interpolated = interpolate(value, source, env);
-    typeScalars(interpolated.value, interpolated.bareReferences);
-    const root = interpolated.value;
+    const root = resolvedValues(source, env).interpolated?.value;
     const serverValue = isMapping(root) ? root.server : undefined;
     return isMapping(serverValue) ? serverValue : {};
   } catch {
     return {};
   }
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

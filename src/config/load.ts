@@ -5,7 +5,7 @@ import path from 'node:path';
 import { checkProviders, type ProviderKeys } from './check-providers.ts';
 import { checkRoutes } from './check-routes.ts';
 import { checkServer } from './check-server.ts';
-import { interpolate } from './interpolate.ts';
+import { interpolate, type Interpolated } from './interpolate.ts';
 import { ConfigError, hasErrors, type ConfigProblem } from './problems.ts';
 import type { GatewayConfig } from './schema.ts';
 import { checkShape } from './shape-check.ts';
@@ -47,11 +47,10 @@ export function loadConfigText(file: string, text: string, env: NodeJS.ProcessEn
 function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv): LoadResult {
   const { source, problems: syntax } = parseSource(file, text);
   if (hasErrors(syntax)) return { ok: false, problems: syntax };
-  const parsed = documentValue(source);
-  if (hasErrors(parsed.problems)) return { ok: false, problems: parsed.problems };
+  const values = resolvedValues(source, env);
+  if (values.interpolated === undefined) return { ok: false, problems: values.problems };
 
-  const interpolated = interpolate(parsed.value, source, env);
-  typeScalars(interpolated.value, interpolated.bareReferences);
+  const interpolated = values.interpolated;
   const shape = checkShape(interpolated.value, source, { concealed: interpolated.fromEnv });
   const problems = [...interpolated.problems, ...shape.problems];
   // A config with shape errors is still checked for the rest, so one run lists every error.
@@ -79,6 +78,19 @@ function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv): Lo
       warnings: sorted,
     },
   };
+}
+
+/**
+ * The document as plain values, ${VAR} substituted and bare references typed as the schema takes them:
+ * what validation checks, and what the health probe reads the admin address from. Undefined
+ * `interpolated` when the document's values can not be read (an alias bomb...), with the problems saying why.
+ */
+export function resolvedValues(source: ConfigSource, env: NodeJS.ProcessEnv): { problems: ConfigProblem[]; interpolated?: Interpolated } {
+  const parsed = documentValue(source);
+  if (hasErrors(parsed.problems)) return { problems: parsed.problems };
+  const interpolated = interpolate(parsed.value, source, env);
+  typeScalars(interpolated.value, interpolated.bareReferences);
+  return { problems: parsed.problems, interpolated };
 }
 
 /** Whatever was found at a value that still reads "${VAR}" is about that text, not the value meant. */

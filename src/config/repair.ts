@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { gatewaySchema, type GatewayConfig } from './schema.ts';
 import { closest } from './suggest.ts';
+import { isMapping } from './yaml-value.ts';
 
 type Issue = z.core.$ZodIssue;
 type Draft = Record<string, unknown>;
@@ -151,8 +152,4 @@ function upstreams(draft: Draft): Draft {
 
 function nodeAt(draft: Draft, path: readonly (string | number)[]): unknown {
   return path.reduce<unknown>((node, step) => (node !== null && typeof node === 'object' ? (node as Draft)[step] : undefined), draft);
-}
-
-function isMapping(value: unknown): value is Draft {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

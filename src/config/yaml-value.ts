@@ -6,6 +6,11 @@ import { isAlias, isCollection, isPair, visit, type Node } from 'yaml';
 import type { ConfigProblem } from './problems.ts';
 import type { ConfigSource } from './source.ts';
 
+/** A YAML mapping among the document's plain values (not a list, not a scalar). */
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** Alias expansions allowed: a gateway config has no need for more, an alias bomb needs millions. */
 export const MAX_ALIAS_COUNT = 100;
 

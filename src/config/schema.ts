@@ -46,6 +46,7 @@ export const DEFAULTS = {
   request_timeout: '5m',
   keep_alive_timeout: '5s',
   max_header_size: '16kb',
+  max_headers: 100,
   max_token_size: '8kb',
   token_cache_size: 10_000,
   workers: 1,
@@ -78,6 +79,8 @@ const server = z
     keep_alive_timeout: duration.optional()
       .describe(`Idle client connections are closed after this (default ${DEFAULTS.keep_alive_timeout}).`),
     max_header_size: size.optional().describe(`Larger request headers get 431 (default ${DEFAULTS.max_header_size}).`),
+    max_headers: z.number().int().min(1).max(10_000).optional()
+      .describe(`Requests with more header lines get 431 headers_too_many (default ${DEFAULTS.max_headers}).`),
     max_token_size: size.optional().describe(`Larger bearer tokens get 401 (default ${DEFAULTS.max_token_size}).`),
     token_cache_size: z.number().int().min(0).optional()
       .describe(`Verified tokens remembered (default ${DEFAULTS.token_cache_size}; 0 disables the cache).`),

@@ -15,6 +15,8 @@ export interface Settings {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxHeaderBytes: number;
+  /** Header lines a request may have (field lines, each repeated one counted). */
+  readonly maxHeaders: number;
   readonly maxTokenBytes: number;
   readonly tokenCacheSize: number;
   readonly caseInsensitivePaths: boolean;
@@ -37,6 +39,7 @@ export function resolveSettings(server: ServerConfig = {}): Settings {
     requestTimeoutMs: parseDuration(server.request_timeout ?? DEFAULTS.request_timeout),
     keepAliveTimeoutMs: parseDuration(server.keep_alive_timeout ?? DEFAULTS.keep_alive_timeout),
     maxHeaderBytes: parseSize(server.max_header_size ?? DEFAULTS.max_header_size),
+    maxHeaders: server.max_headers ?? DEFAULTS.max_headers,
     maxTokenBytes: parseSize(server.max_token_size ?? DEFAULTS.max_token_size),
     tokenCacheSize: server.token_cache_size ?? DEFAULTS.token_cache_size,
     caseInsensitivePaths: server.case_insensitive_paths ?? false,

@@ -32,6 +32,11 @@ export function decide(
   trace?: Trace,
   verify: VerifyFunction = verifyToken,
 ): Awaitable<Decision> {
+  const lines = request.rawHeaders.length / 2;
+  if (lines > config.settings.maxHeaders) {
+    trace?.push({ stage: 'normalize', outcome: 'fail', detail: `${lines} header lines; server.max_headers is ${config.settings.maxHeaders}` });
+    return deny(431, 'headers_too_many', `the request has more than ${config.settings.maxHeaders} header lines`);
+  }
   const hostProblem = checkHost(request);
   if (hostProblem !== undefined) {
     trace?.push({ stage: 'normalize', outcome: 'fail', detail: hostProblem.message });

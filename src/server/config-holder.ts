@@ -11,6 +11,8 @@ export class ActiveConfig {
 
 export class ConfigHolder {
   private active: ActiveConfig;
+  /** Configs replaced by a reload that requests in flight still hold; a number that grows is a leak. */
+  retained = 0;
 
   constructor(initial: CompiledConfig) {
     this.active = new ActiveConfig(initial);
@@ -28,7 +30,10 @@ export class ConfigHolder {
 
   release(active: ActiveConfig): void {
     active.inFlight--;
-    if (active.retired && active.inFlight === 0) active.config.close(this.active.config);
+    if (active.retired && active.inFlight === 0) {
+      this.retained--;
+      active.config.close(this.active.config);
+    }
   }
 
   replace(next: CompiledConfig): CompiledConfig {
@@ -36,6 +41,7 @@ export class ConfigHolder {
     this.active = new ActiveConfig(next);
     previous.retired = true;
     if (previous.inFlight === 0) previous.config.close(next);
+    else this.retained++;
     return previous.config;
   }
 

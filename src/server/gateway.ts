@@ -14,7 +14,9 @@ import { AccessLog } from './access-log.ts';
 import type { Logger } from './logger.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { attachContext, contextOf, pathForLog, RequestContext, requestIdOf } from './request-context.ts';
-import { errorReply, sendReply, writeRawReply } from './respond.ts';
+import { randomUUID } from 'node:crypto';
+import { parserRefusal, type ParserRefusal } from './client-error.ts';
+import { errorReply, sendReply, writeRawReply, type ErrorReply } from './respond.ts';
 
 export interface GatewayDeps {
   readonly holder: ConfigHolder;
@@ -41,6 +43,11 @@ export class Gateway {
   /** Upgraded (WebSocket) connections: the HTTP server no longer sees them, so shutdown must reach them here. */
   private readonly upgraded = new Set<Duplex>();
   private draining = false;
+  /**
+   * Connections whose next message the parser refused while a response was still being written: the
+   * error reply waits for that response (and any queued behind it) to finish, so it never lands inside one.
+   */
+  private readonly refusedAfter = new WeakMap<Duplex, ErrorReply>();
 
   constructor(private readonly deps: GatewayDeps) {
     this.accessLog = new AccessLog(deps.logger, deps.batchAccessLog !== false);
@@ -59,10 +66,23 @@ export class Gateway {
     };
   }
 
-  /** node:http 'request' listener. */
+  /**
+   * node:http 'request' listener. Pipelined requests are handled one at a time, as nginx does: Node
+   * emits 'request' for each as soon as it is parsed, but queues its response behind the one being
+   * written (no socket yet). A queued request starts only once its response has the connection, so a
+   * client that hangs up leaves nothing running upstream that nobody logs, counts or aborts (Node emits
+   * no 'close' for responses still queued when the connection goes), and a request behind a response
+   * that closes the connection never runs at all.
+   */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (res.socket === null) res.once('socket', () => this.begin(req, res));
+    else this.begin(req, res);
+  };
+
+  private begin(req: IncomingMessage, res: ServerResponse): void {
     const active = this.deps.holder.acquire();
     const context = new RequestContext(requestIdOf(req), performance.now(), pathForLog(req.url));
+    context.socket = req.socket;
     attachContext(req, context);
     (res as Tracked)[ACTIVE] = active;
     res.setHeader('x-request-id', context.id);
@@ -85,7 +105,42 @@ export class Gateway {
     } else {
       this.apply(req, res, active.config, context, decision);
     }
+  }
+
+  /** node:http 'clientError' listener: a message the parser refused (logged and counted like any request). */
+  readonly handleClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+    if (this.refusedAfter.has(socket)) return; // the parser reports the same error for every later chunk
+    const refusal = parserRefusal(err, socket);
+    if (refusal === undefined) {
+      socket.destroy();
+      return;
+    }
+    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (current != null && !current.req.complete) {
+      // The refused bytes are the body of the request being handled (a bad chunk, a body too slow): that
+      // request is the one refused, with its own log line, and what it started upstream is abandoned.
+      this.refuseBroken(current, refusal);
+      return;
+    }
+    const reply = errorReply(randomUUID(), refusal);
+    this.deps.logger.info({ req_id: reply.headers['x-request-id'], status: reply.status, reason: reply.code, parser_error: err.code }, 'request');
+    // Counted like any request, so that a flood of malformed ones shows on the dashboards.
+    this.deps.metrics.request('none', 'OTHER', reply.status, 0);
+    if (current != null) this.refusedAfter.set(socket, reply);
+    else writeRawReply(socket, reply);
   };
+
+  private refuseBroken(res: ServerResponse, refusal: ParserRefusal): void {
+    const context = contextOf(res.req)!;
+    this.forwarder.abort(res.req);
+    context.reason = refusal.code;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.setHeader('connection', 'close');
+    sendReply(res, errorReply(context.id, refusal));
+  }
 
   /** node:http 'upgrade' listener: WebSocket handshakes pass the same checks as any request. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -98,6 +153,15 @@ export class Gateway {
       this.deps.holder.release(active);
     });
     socket.on('error', () => socket.destroy());
+    // Node hands over a handshake pipelined behind a request whose response is still being written: a 101
+    // or an error written now would land inside that response. It is refused once that response is done.
+    if (busy(socket)) {
+      const denial = deny(400, 'upgrade_pipelined', 'a WebSocket handshake must not be pipelined behind another request');
+      this.note(context, denial);
+      this.refusedAfter.set(socket, errorReply(context.id, denial));
+      this.log(req, context, denial.status);
+      return;
+    }
     const bodyProblem = upgradeBodyProblem(req);
     if (bodyProblem !== undefined) {
       this.note(context, bodyProblem);
@@ -189,7 +253,7 @@ export class Gateway {
   private refuse(res: ServerResponse, context: RequestContext, denial: Denial): void {
     this.note(context, denial);
     // The body was refused unread: the connection can not carry another request after it.
-    if (denial.status === 413) res.setHeader('connection', 'close');
+    if (denial.status === 413 || denial.status === 431) res.setHeader('connection', 'close');
     sendReply(res, errorReply(context.id, denial));
   }
 
@@ -236,6 +300,13 @@ export class Gateway {
     this.log(req, context, completed || res.headersSent ? res.statusCode : CLIENT_CLOSED, !completed);
     const active = (res as Tracked)[ACTIVE];
     if (active !== undefined) this.deps.holder.release(active);
+    const socket = context.socket;
+    const refusal = socket === null ? undefined : this.refusedAfter.get(socket);
+    // Node has already handed the connection to the next queued response, if there is one.
+    if (refusal !== undefined && !busy(socket!)) {
+      this.refusedAfter.delete(socket!);
+      writeRawReply(socket!, refusal);
+    }
   }
 
   private log(req: IncomingMessage, context: RequestContext, status: number, aborted = false): void {
@@ -269,6 +340,11 @@ function upgradeBodyProblem(req: IncomingMessage): Denial | undefined {
   const length = req.headers['content-length'];
   if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return undefined;
   return deny(400, 'upgrade_with_body', 'a WebSocket handshake must not carry a body');
+}
+
+/** A response is being written on the connection (Node's own marker of the response that holds it). */
+function busy(socket: Duplex): boolean {
+  return (socket as { _httpMessage?: unknown })._httpMessage != null;
 }
 
 function describeError(err: unknown): string {

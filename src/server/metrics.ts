@@ -20,6 +20,8 @@ export class GatewayMetrics {
       /** Count config reloads here (false in cluster workers: the primary counts them once). */
       reloads?: boolean;
       tokenCache?: () => { hits: number; misses: number; size: number };
+      /** Configs replaced by a reload but still held by requests in flight. */
+      configsRetained?: () => number;
     } = {},
   ) {
     const registers = [this.registry];
@@ -30,6 +32,10 @@ export class GatewayMetrics {
     this.reloads = options.reloads === false ? undefined : reloadCounter(this.registry);
     const metrics = this;
     new Gauge({ name: 'portcullis_requests_in_flight', help: 'Requests being handled', registers, collect() { this.set(metrics.inFlight); } });
+    const retained = options.configsRetained;
+    if (retained) {
+      new Gauge({ name: 'portcullis_configs_retained', help: 'Configs replaced by a reload and still held by requests in flight', registers, collect() { this.set(retained()); } });
+    }
     const cache = options.tokenCache;
     if (cache) {
       new Gauge({ name: 'portcullis_token_cache_entries', help: 'Verified tokens cached', registers, collect() { this.set(cache().size); } });

@@ -2,6 +2,7 @@
 // the upstream timeout and aborting the upstream request when the client goes away.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
 const CONTEXT = Symbol('portcullis.context');
@@ -14,6 +15,8 @@ export class RequestContext {
   /** The system error behind an upstream failure (ECONNREFUSED, CERT_HAS_EXPIRED...), for the log. */
   upstreamError: string | undefined = undefined;
   bodyBytes = 0;
+  /** The client's connection (kept here: once a request body has been consumed, req.socket may be gone). */
+  socket: Duplex | null = null;
 
   constructor(
     readonly id: string,

@@ -7,7 +7,6 @@ import { formatProblem } from '../config/problems.ts';
 import { createAdminServer } from './admin.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { Gateway } from './gateway.ts';
-import { handleClientError } from './client-error.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
@@ -57,7 +56,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const initialLevel = loaded.config.server?.log_level ?? 'info';
   const logger = options.logger ?? createLogger(initialLevel);
   let holder: ConfigHolder | undefined;
-  const metrics = new GatewayMetrics({ reloads: options.countReloads !== false, tokenCache: () => holder!.current.verifier.cache });
+  const metrics = new GatewayMetrics({ reloads: options.countReloads !== false, tokenCache: () => holder!.current.verifier.cache, configsRetained: () => holder?.retained ?? 0 });
   const jwksEvents = {
     onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }) {
       metrics.jwksFetch(provider, outcome.ok);
@@ -74,10 +73,15 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
 
   const gateway = new Gateway({ holder, logger, metrics, batchAccessLog: options.logger === undefined });
   const server = http.createServer(serverOptions(settings), gateway.handle);
+  // Node keeps only the first 2000 header lines in req.headers by default, yet frames the body by a
+  // Content-Length or Transfer-Encoding that comes after them: the gateway would forward a body-less
+  // request and its body raw after it, as a second request no check has seen. The gateway sees every
+  // line (max_header_size bounds them) and refuses more than server.max_headers itself (pipeline/decide.ts).
+  server.maxHeadersCount = 0;
   server.on('upgrade', gateway.handleUpgrade);
   // With a listener here, Node no longer answers "100 Continue" before the gateway has decided.
   server.on('checkContinue', gateway.handle);
-  server.on('clientError', (err, socket) => handleClientError(err, socket, logger, metrics));
+  server.on('clientError', gateway.handleClientError);
   await listen(server, settings.port, settings.host);
   const port = (server.address() as { port: number }).port;
 

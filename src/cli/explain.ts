@@ -9,7 +9,7 @@ import { compileConfig, type CompiledConfig } from '../config/compile.ts';
 import { loadConfigOrThrow } from '../config/load.ts';
 import type { Decision, Trace } from '../pipeline/decision.ts';
 import { decide } from '../pipeline/decide.ts';
-import { rewriteRequestHeaders } from '../proxy/headers.ts';
+import { forwardedHeaders } from '../proxy/headers.ts';
 import { canonicalHost } from '../routing/host.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import { foldCase, segmentsOf } from '../routing/pattern.ts';
@@ -63,7 +63,7 @@ interface Report {
   routes: { name: string; match: string; outcome: string }[];
   steps: Trace;
   checks: string[];
-  forward?: { upstream: string; url: string; headers: Record<string, string> };
+  forward?: { upstream: string; url: string; targets: string[]; balance: string | null; health: string; headers: Record<string, string> };
   decision: { allowed: boolean; status: number | null; code: string | null; message: string };
 }
 
@@ -92,20 +92,34 @@ function buildReport(
         : { allowed: false, status: decision.status, code: decision.code, message: decision.message },
   };
   if (decision.kind === 'forward') {
-    const forwarded: IncomingHttpHeaders = { ...headers };
-    rewriteRequestHeaders(forwarded, config.forward, decision.identity, {
+    const lines = forwardedHeaders(headers, config.forward, decision.identity, {
       requestId: typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : '(generated per request)',
       remoteAddress: client,
       host: headers.host,
       encrypted: false,
       upgrade: false,
     });
-    const upstream = decision.route.upstream.targets[0]!;
-    const url = `${new URL(upstream.url).origin}${upstream.basePath}${decision.upstreamPath}`;
+    const upstream = decision.route.upstream;
+    const target = upstream.targets[0]!;
+    lines[lines.length - 1] = target.preserveHost && headers.host !== undefined ? headers.host : target.ownHost;
+    const forwarded: Record<string, string> = {};
+    for (let i = 0; i < lines.length; i += 2) {
+      const name = lines[i]!;
+      forwarded[name] = forwarded[name] === undefined ? lines[i + 1]! : `${forwarded[name]}, ${lines[i + 1]!}`;
+    }
+    const url = `${new URL(target.url).origin}${target.basePath}${decision.upstreamPath}`;
+    const up = upstream.upTargets().map((t) => t.label);
     report.forward = {
-      upstream: decision.route.upstream.name,
-      url: decision.route.upstream.targets.length > 1 ? `${url} (round robin over ${decision.route.upstream.targets.length} targets)` : url,
-      headers: Object.fromEntries(Object.entries(forwarded).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, redactHeader(k, String(v))])),
+      upstream: upstream.name,
+      url: upstream.targets.length > 1 ? `${url} (one of ${upstream.targets.length} targets)` : url,
+      targets: upstream.targets.map((t) => `${t.label}: ${up.includes(t.label) ? 'eligible' : 'out (unhealthy or ejected)'}`),
+      balance: upstream.balance,
+      health: upstream.activelyChecked
+        ? 'health checks on: the running gateway takes out targets that fail them (portcullis_upstream_target_healthy)'
+        : upstream.outliers !== null
+          ? 'outlier detection on: the running gateway ejects targets that keep failing'
+          : 'no health checks: every target gets requests',
+      headers: Object.fromEntries(Object.entries(forwarded).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, redactHeader(k, v)])),
     };
   }
   return report;
@@ -155,6 +169,10 @@ function render(report: Report): string {
   }
   if (report.forward) {
     row('forward', report.forward.url);
+    if (report.forward.targets.length > 1 || report.forward.balance !== null) {
+      more(`  targets (${report.forward.balance ?? 'round_robin'}; ${report.forward.health}):`);
+      for (const target of report.forward.targets) more(`    ${target}`);
+    }
     for (const [name, value] of Object.entries(report.forward.headers)) more(`  ${name}: ${value}`);
   }
   const d = report.decision;

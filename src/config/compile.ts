@@ -10,14 +10,19 @@ import { TokenCache } from '../auth/token-cache.ts';
 import type { Verifier } from '../auth/verify.ts';
 import { spoofableNames, type ForwardPolicy } from '../proxy/headers.ts';
 import { trustPolicy } from '../proxy/trust.ts';
-import { createTarget, UpstreamPool } from '../proxy/upstream.ts';
+import { ConsistentHash, LeastRequest, RoundRobin, type Balancer } from '../proxy/balance.ts';
+import { HealthChecker } from '../proxy/health.ts';
+import { OutlierDetector } from '../proxy/outlier.ts';
+import { RetryBudget, RetryPolicy } from '../proxy/retry.ts';
+import { UpstreamTarget } from '../proxy/target.ts';
+import { Upstream, type HashKey } from '../proxy/upstream.ts';
 import { compileHost } from '../routing/host.ts';
 import { compilePattern } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { Router } from '../routing/router.ts';
 import type { LoadedConfig } from './load.ts';
 import type { ConfigProblem } from './problems.ts';
-import { DEFAULTS, type GatewayConfig, type ProviderConfig } from './schema.ts';
+import { DEFAULTS, type GatewayConfig, type ProviderConfig, type UpstreamObject } from './schema.ts';
 import { resolveSettings, type Settings } from './settings.ts';
 import { parseDuration, parseSize } from './units.ts';
 import { routeMethods } from './warnings.ts';
@@ -29,7 +34,7 @@ export interface CompiledConfig {
   readonly router: Router;
   readonly verifier: Verifier;
   readonly forward: ForwardPolicy;
-  readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly warnings: readonly ConfigProblem[];
   /** Providers whose secret is the ${VAR:-default} fallback written in the file. */
   readonly defaultSecrets: readonly string[];
@@ -37,8 +42,15 @@ export interface CompiledConfig {
   close(next?: CompiledConfig): void;
 }
 
+/** What an upstream's health checks find, for logs and metrics. */
+export interface UpstreamEvents {
+  onHealthChange(upstream: string, target: string, healthy: boolean, why: string): void;
+  onEjection(upstream: string, target: string, forMs: number): void;
+}
+
 export interface CompileOptions {
   readonly jwksEvents?: JwksEvents;
+  readonly upstreamEvents?: UpstreamEvents;
   /** The config being replaced: its JWKS key sources are reused where unchanged, keys and all. */
   readonly previous?: CompiledConfig;
 }
@@ -51,7 +63,7 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
     (config.providers ?? []).map((p) => compileProvider(p, loaded, reusable, options.jwksEvents)),
   );
   const directory = new ProviderDirectory(providers);
-  const upstreams = compileUpstreams(config, settings);
+  const upstreams = compileUpstreams(config, settings, options.previous?.upstreams, options.upstreamEvents);
   const routes = config.routes.map((route, index): Route => {
     const upstream = upstreams.get(route.upstream)!;
     const kind = route.path !== undefined ? 'exact' : 'prefix';
@@ -101,7 +113,7 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
       .filter((_, i) => loaded.defaulted.has(`providers.${i}.secret`))
       .map((p) => p.name),
     close(next) {
-      for (const pool of upstreams.values()) pool.close();
+      for (const upstream of upstreams.values()) upstream.close();
       const kept = new Set(next?.verifier.providers.all.map((p) => p.keys));
       for (const p of providers) if (!kept.has(p.keys)) p.keys.stop();
       verifier.cache.clear();
@@ -158,14 +170,89 @@ function jwksIdentity(source: KeySource): string {
   return JSON.stringify(source.describe());
 }
 
-function compileUpstreams(config: GatewayConfig, settings: Settings): Map<string, UpstreamPool> {
-  const pools = new Map<string, UpstreamPool>();
+function compileUpstreams(
+  config: GatewayConfig,
+  settings: Settings,
+  previous: ReadonlyMap<string, Upstream> | undefined,
+  events: UpstreamEvents | undefined,
+): Map<string, Upstream> {
+  const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    const spec = typeof upstream === 'string' ? { targets: [upstream] } : upstream;
-    const timeoutMs = 'timeout' in spec && spec.timeout !== undefined ? parseDuration(spec.timeout) : settings.timeoutMs;
-    const preserveHost = !('preserve_host' in spec) || spec.preserve_host !== false;
-    const maxConnections = ('max_connections' in spec ? spec.max_connections : undefined) ?? DEFAULTS.max_connections;
-    pools.set(name, new UpstreamPool(name, spec.targets.map((url) => createTarget(url, preserveHost, maxConnections)), timeoutMs));
+    const spec: UpstreamObject = typeof upstream === 'string' ? { targets: [upstream] } : upstream;
+    const targetOptions = {
+      maxConnections: spec.max_connections ?? DEFAULTS.max_connections,
+      connectTimeoutMs: parseDuration(spec.connect_timeout ?? DEFAULTS.connect_timeout),
+      preserveHost: spec.preserve_host !== false,
+    };
+    const targets = spec.targets.map((url) => new UpstreamTarget(url, targetOptions));
+    // What the last config found out about a target stays true after a reload: a dead target is not
+    // sent requests again until the checks see it again.
+    const before = previous?.get(name);
+    for (const target of targets) {
+      const known = before?.targets.find((t) => t.url === target.url);
+      if (known === undefined) continue;
+      target.healthy = spec.health_check === undefined ? true : known.healthy;
+      if (spec.outlier_detection !== undefined) {
+        target.ejectedUntil = known.ejectedUntil;
+        target.ejections = known.ejections;
+      }
+    }
+    upstreams.set(name, new Upstream({
+      name,
+      targets,
+      balancer: balancerFor(spec, targets),
+      balance: spec.balance ?? null,
+      hashKey: spec.hash_key === undefined ? null : parseHashKey(spec.hash_key),
+      timeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : settings.timeoutMs,
+      connectTimeoutMs: targetOptions.connectTimeoutMs,
+      queueTimeoutMs: parseDuration(spec.queue_timeout ?? DEFAULTS.queue_timeout),
+      retries: spec.retries === undefined ? null : retryPolicy(spec.retries),
+      outliers: spec.outlier_detection === undefined ? null : new OutlierDetector(
+        {
+          consecutiveFailures: spec.outlier_detection.consecutive_failures ?? DEFAULTS.consecutive_failures,
+          ejectionMs: parseDuration(spec.outlier_detection.ejection_time ?? DEFAULTS.ejection_time),
+        },
+        (target, forMs) => events?.onEjection(name, target.label, forMs),
+      ),
+      health: spec.health_check === undefined ? null : new HealthChecker(
+        targets,
+        {
+          path: spec.health_check.path,
+          intervalMs: parseDuration(spec.health_check.interval ?? DEFAULTS.health_interval),
+          timeoutMs: parseDuration(spec.health_check.timeout ?? DEFAULTS.health_timeout),
+          healthyThreshold: spec.health_check.healthy_threshold ?? DEFAULTS.healthy_threshold,
+          unhealthyThreshold: spec.health_check.unhealthy_threshold ?? DEFAULTS.unhealthy_threshold,
+        },
+        (target, healthy, why) => events?.onHealthChange(name, target.label, healthy, why),
+      ),
+    }));
   }
-  return pools;
+  return upstreams;
+}
+
+function balancerFor(spec: UpstreamObject, targets: readonly UpstreamTarget[]): Balancer {
+  switch (spec.balance ?? DEFAULTS.balance) {
+    case 'least_request':
+      return new LeastRequest(targets);
+    case 'hash':
+      return new ConsistentHash(targets);
+    default:
+      return new RoundRobin(targets);
+  }
+}
+
+function parseHashKey(text: string): HashKey {
+  if (text === 'sub' || text === 'ip') return { kind: text };
+  if (text.startsWith('claim:')) return { kind: 'claim', path: parseClaimPath(text.slice('claim:'.length)) };
+  return { kind: 'header', name: text.slice('header:'.length).toLowerCase() };
+}
+
+function retryPolicy(retries: NonNullable<UpstreamObject['retries']>): RetryPolicy {
+  const share = Number((retries.budget ?? DEFAULTS.retry_budget).slice(0, -1)) / 100;
+  return new RetryPolicy(
+    retries.attempts ?? DEFAULTS.retry_attempts,
+    new Set(retries.on ?? DEFAULTS.retry_on),
+    retries.per_try_timeout === undefined ? null : parseDuration(retries.per_try_timeout),
+    new RetryBudget(share),
+  );
 }

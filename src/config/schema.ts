@@ -58,6 +58,18 @@ export const DEFAULTS = {
   authorization: 'keep',
   log_level: 'info',
   max_connections: 1024,
+  balance: 'round_robin',
+  connect_timeout: '5s',
+  queue_timeout: '5s',
+  health_interval: '5s',
+  health_timeout: '1s',
+  healthy_threshold: 2,
+  unhealthy_threshold: 3,
+  consecutive_failures: 5,
+  ejection_time: '30s',
+  retry_attempts: 0,
+  retry_on: ['connect_failure', 'reset', '502', '503', '504'],
+  retry_budget: '20%',
 } as const;
 
 const server = z
@@ -127,8 +139,62 @@ const forward = z
   })
   .describe('What upstreams receive about the caller.');
 
+/** What a retry may be for: a connection never made, one broken before the answer, or these statuses. */
+export const RETRY_CONDITIONS = ['connect_failure', 'reset', '502', '503', '504'] as const;
+
+const retryCondition = z
+  .union([z.enum(RETRY_CONDITIONS), z.union([z.literal(502), z.literal(503), z.literal(504)]).transform((n) => String(n) as '502' | '503' | '504')])
+  .describe('connect_failure, reset, 502, 503 or 504.');
+
+const healthCheck = z
+  .strictObject({
+    path: z.string().regex(/^\/[^\s#]*$/, 'expected a path starting with "/"').describe('Path asked with GET; a 2xx or 3xx answer is healthy.'),
+    interval: duration.optional().describe(`Time between checks (default ${DEFAULTS.health_interval}; 100ms at least).`),
+    timeout: duration.optional().describe(`A check that takes longer fails (default ${DEFAULTS.health_timeout}).`),
+    healthy_threshold: z.number().int().min(1).max(100).optional()
+      .describe(`Passed checks in a row that bring a target back (default ${DEFAULTS.healthy_threshold}).`),
+    unhealthy_threshold: z.number().int().min(1).max(100).optional()
+      .describe(`Failed checks in a row that take a target out (default ${DEFAULTS.unhealthy_threshold}).`),
+  })
+  .describe('Active health checks (off unless set).');
+
+const outlierDetection = z
+  .strictObject({
+    consecutive_failures: z.number().int().min(1).max(1000).optional()
+      .describe(`Connect errors, resets and 502/503/504 in a row that eject a target (default ${DEFAULTS.consecutive_failures}).`),
+    ejection_time: duration.optional()
+      .describe(`How long an ejected target gets no requests (default ${DEFAULTS.ejection_time}); doubled on each repeated ejection, up to 5m.`),
+  })
+  .describe('Passive health checks from real traffic (off unless set).');
+
+const retries = z
+  .strictObject({
+    attempts: z.number().int().min(0).max(10).optional()
+      .describe(`Extra tries after the first (default ${DEFAULTS.retry_attempts}).`),
+    on: z.array(retryCondition).min(1).optional()
+      .describe('What is retried (default all of connect_failure, reset, 502, 503, 504). Only a connect failure is retried for POST and PATCH.'),
+    per_try_timeout: duration.optional().describe('Longest wait for each try\'s response (default: the upstream timeout).'),
+    budget: z.string().regex(/^(100|[1-9]?[0-9])%$/, 'expected a percentage like 20%').optional()
+      .describe(`Retries are at most this share of the upstream's requests over a sliding minute (default ${DEFAULTS.retry_budget}).`),
+  })
+  .describe('Retries on another target.');
+
+/** sub | ip | claim:<path> | header:<Name>. */
+export const HASH_KEY_PATTERN = /^(sub|ip|claim:\S+|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/;
+
 const upstreamObject = z.strictObject({
-  targets: z.array(httpUrl).min(1).describe('Upstream URLs, used round robin.'),
+  targets: z.array(httpUrl).min(1).describe('Upstream URLs, shared by the balance policy.'),
+  balance: z.enum(['round_robin', 'least_request', 'hash']).optional()
+    .describe(`How a target is chosen: round_robin (default), least_request, or hash (consistent hashing on hash_key).`),
+  hash_key: z.string().regex(HASH_KEY_PATTERN, 'expected sub, ip, claim:<path> or header:<Name>').optional()
+    .describe('With balance: hash, what keeps a caller on one target: sub, ip, claim:<path> or header:<Name>.'),
+  connect_timeout: duration.optional()
+    .describe(`A connection not made in this time is a 502 upstream_unavailable (default ${DEFAULTS.connect_timeout}).`),
+  queue_timeout: duration.optional()
+    .describe(`Longest wait for a free connection; 503 upstream_overloaded after it (default ${DEFAULTS.queue_timeout}).`),
+  health_check: healthCheck.optional(),
+  outlier_detection: outlierDetection.optional(),
+  retries: retries.optional(),
   timeout: duration.optional().describe('Upstream timeout (default: server.timeout).'),
   preserve_host: z.boolean().optional()
     .describe('Forward the client\'s Host header (default true); false sends the target\'s host.'),
@@ -175,6 +241,7 @@ export type ServerConfig = z.infer<typeof server>;
 export type ProviderConfig = z.infer<typeof provider>;
 export type RouteConfig = z.infer<typeof route>;
 export type UpstreamConfig = z.infer<typeof upstream>;
+export type UpstreamObject = z.infer<typeof upstreamObject>;
 
 /** The JSON Schema committed as gateway.schema.json. */
 export function gatewayJsonSchema(): Record<string, unknown> {

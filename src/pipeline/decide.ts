@@ -35,7 +35,7 @@ export function decide(
   const lines = request.rawHeaders.length / 2;
   if (lines > config.settings.maxHeaders) {
     trace?.push({ stage: 'normalize', outcome: 'fail', detail: `${lines} header lines; server.max_headers is ${config.settings.maxHeaders}` });
-    return deny(431, 'headers_too_many', `the request has more than ${config.settings.maxHeaders} header lines`);
+    return deny('headers_too_many', `the request has more than ${config.settings.maxHeaders} header lines`);
   }
   const hostProblem = checkHost(request);
   if (hostProblem !== undefined) {
@@ -45,18 +45,18 @@ export function decide(
   const target = normalizeTarget(request.url);
   if (!target.ok) {
     trace?.push({ stage: 'normalize', outcome: 'fail', detail: target.message });
-    return deny(400, target.code, target.message);
+    return deny(target.code, target.message);
   }
   trace?.push({ stage: 'normalize', outcome: 'pass', detail: target.path });
 
   const match = config.router.match(request.method, request.headers.host, target.path);
   if (match.kind === 'not_found') {
     trace?.push({ stage: 'route', outcome: 'fail', detail: 'no route matches the path' });
-    return deny(404, 'no_route', `no route matches ${request.method} ${target.path}`);
+    return deny('no_route', `no route matches ${request.method} ${target.path}`);
   }
   if (match.kind === 'method_not_allowed') {
     trace?.push({ stage: 'route', outcome: 'fail', detail: `the path matches, but only for ${match.allow.join(', ')}` });
-    return deny(405, 'method_not_allowed', `${request.method} is not allowed here; use ${match.allow.join(', ')}`, {
+    return deny('method_not_allowed', `${request.method} is not allowed here; use ${match.allow.join(', ')}`, {
       allow: match.allow,
     });
   }
@@ -88,7 +88,7 @@ function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace |
     return decision;
   }
   trace?.push({ stage: 'body', outcome: 'fail', detail: `Content-Length ${declared} is over the limit of ${limit} bytes` });
-  return deny(413, 'body_too_large', `the request body is larger than ${limit} bytes`, { route: decision.route, ...(decision.identity ? { identity: decision.identity } : {}) });
+  return deny('body_too_large', `the request body is larger than ${limit} bytes`, { route: decision.route, ...(decision.identity ? { identity: decision.identity } : {}) });
 }
 
 /**
@@ -97,9 +97,9 @@ function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace |
  */
 function checkHost(request: RequestFacts): Denial | undefined {
   if (request.headers.host === undefined) {
-    return request.httpVersion === '1.1' ? deny(400, 'host_missing', 'an HTTP/1.1 request needs a Host header') : undefined;
+    return request.httpVersion === '1.1' ? deny('host_missing', 'an HTTP/1.1 request needs a Host header') : undefined;
   }
-  return countHeader(request.rawHeaders, 'host') > 1 ? deny(400, 'host_duplicated', 'the request has more than one Host header') : undefined;
+  return countHeader(request.rawHeaders, 'host') > 1 ? deny('host_duplicated', 'the request has more than one Host header') : undefined;
 }
 
 /** The token the route needs checked; null when it needs none (public, or optional without one). */
@@ -115,12 +115,11 @@ function bearerToken(config: CompiledConfig, route: Route, request: RequestFacts
       return null;
     }
     trace?.push({ stage: 'token', outcome: 'fail', detail: 'no bearer token' });
-    return deny(401, 'token_missing', 'this route requires a bearer token', { route, challenge: {} });
+    return deny('token_missing', 'this route requires a bearer token', { route });
   }
   if (extraction.kind === 'rejected') {
     trace?.push({ stage: 'token', outcome: 'fail', detail: extraction.message });
-    const error = extraction.code === 'token_duplicated' ? 'invalid_request' : 'invalid_token';
-    return deny(401, extraction.code, extraction.message, { route, challenge: { error } });
+    return deny(extraction.code, extraction.message, { route });
   }
   trace?.push({ stage: 'token', outcome: 'pass', detail: 'bearer token found' });
   return extraction.token;
@@ -131,23 +130,15 @@ function admit(route: Route, verified: Identity | VerificationFailure, upstreamP
   if (!isIdentity(verified)) {
     const tried = verified.provider !== undefined ? `provider "${verified.provider}": ` : '';
     trace?.push({ stage: 'verify', outcome: 'fail', detail: `${tried}${verified.code}: ${verified.message}` });
-    if (verified.code === 'provider_unavailable') return deny(503, verified.code, verified.message, { route });
-    return deny(401, verified.code, verified.message, { route, challenge: { error: 'invalid_token' } });
+    return deny(verified.code, verified.message, { route });
   }
   trace?.push({ stage: 'verify', outcome: 'pass', detail: `provider "${verified.provider.name}", sub ${verified.subject ?? '(none)'}` });
 
   const failure = authorize(route.requirement, verified);
   if (failure !== null) {
     trace?.push({ stage: 'authorize', outcome: 'fail', detail: `${failure.code}: ${failure.message}` });
-    if (failure.code === 'provider_not_allowed') {
-      return deny(401, failure.code, failure.message, { route, identity: verified, challenge: { error: 'invalid_token' } });
-    }
     const scope = failure.code === 'insufficient_scope' ? failure.scope : undefined;
-    return deny(403, failure.code, failure.message, {
-      route,
-      identity: verified,
-      challenge: { error: 'insufficient_scope', ...(scope !== undefined ? { scope } : {}) },
-    });
+    return deny(failure.code, failure.message, { route, identity: verified, ...(scope !== undefined ? { scope } : {}) });
   }
   trace?.push({ stage: 'authorize', outcome: 'pass', detail: describeRequirement(route) });
   return { kind: 'forward', route, identity: verified, upstreamPath };

@@ -1,7 +1,9 @@
-// The outcome of the pipeline for one request: forward it, or deny it with a status, a stable code and
-// a sentence. One place (server/respond.ts) turns a denial into a response.
+// The outcome of the pipeline for one request: forward it, or deny it with a stable code and a sentence.
+// The code's status and challenge come from the catalog (denials.ts); server/respond.ts turns a denial
+// into a response.
 import type { Identity } from '../auth/identity.ts';
 import type { Route } from '../routing/route.ts';
+import { DENIALS, type DenialCode } from './denials.ts';
 
 /** RFC 6750 §3.1 error codes, for WWW-Authenticate. */
 export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
@@ -10,10 +12,10 @@ export interface Denial {
   readonly kind: 'deny';
   readonly status: number;
   /** Stable reason code: logs, metrics, explain and the response body all carry it. */
-  readonly code: string;
+  readonly code: DenialCode;
   readonly message: string;
-  /** Set on 401/403: the WWW-Authenticate challenge. */
-  readonly challenge?: { readonly error?: BearerError; readonly scope?: string };
+  /** Set on 401/403 (from the catalog): the WWW-Authenticate challenge. */
+  readonly challenge?: Challenge;
   /** Set on 405. */
   readonly allow?: readonly string[];
   readonly route?: Route;
@@ -30,8 +32,30 @@ export interface Forward {
 
 export type Decision = Denial | Forward;
 
-export function deny(status: number, code: string, message: string, extra?: Partial<Denial>): Denial {
-  return { kind: 'deny', status, code, message, ...extra };
+export interface Challenge {
+  readonly error?: BearerError;
+  readonly scope?: string;
+}
+
+/** What a denial may carry besides its code and sentence. */
+export interface DenialExtra {
+  readonly route?: Route;
+  readonly identity?: Identity;
+  /** The scopes a 403 insufficient_scope names in its challenge. */
+  readonly scope?: string;
+  readonly allow?: readonly string[];
+}
+
+export function deny(code: DenialCode, message: string, extra?: DenialExtra): Denial {
+  const spec: { status: number; challenge?: 'plain' | BearerError } = DENIALS[code];
+  const denial: { -readonly [K in keyof Denial]: Denial[K] } = { kind: 'deny', status: spec.status, code, message };
+  if (spec.challenge !== undefined) {
+    denial.challenge = spec.challenge === 'plain' ? {} : { error: spec.challenge, ...(extra?.scope !== undefined ? { scope: extra.scope } : {}) };
+  }
+  if (extra?.route !== undefined) denial.route = extra.route;
+  if (extra?.identity !== undefined) denial.identity = extra.identity;
+  if (extra?.allow !== undefined) denial.allow = extra.allow;
+  return denial;
 }
 
 /** A step of the pipeline as explain prints it. */

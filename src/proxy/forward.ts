@@ -1,168 +1,289 @@
-// Forwarding through http-proxy: one proxy instance per upstream target, holding that target's options,
-// so a request is proxied without copying or parsing any options; an upstream timeout that becomes a
-// 504; the upstream request aborted when the client leaves.
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
-import type { UpstreamTarget } from './upstream.ts';
+// Forwarding one HTTP request with undici: a target chosen by the upstream's balance policy, a wait for a
+// free connection bounded by queue_timeout, the response streamed back with backpressure, and failed
+// tries retried on another target where the retry policy and its budget allow. What happened (tries,
+// target, cause of a failure) is written on the request's trace for the access log.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { cleanResponseHeaders, type ResponseHeaders } from './response-headers.ts';
+import type { RetryCondition } from './retry.ts';
+import type { UpstreamTarget } from './target.ts';
+import { enqueue, release } from './target-queue.ts';
+import type { Upstream } from './upstream.ts';
 
 /**
- * unavailable: no response (refused, reset, TLS failure); timeout: silent for too long (before or during the
- * response); reset: the upstream's connection broke in the middle of its response.
+ * unavailable: no response (refused, reset before answering, TLS failure); timeout: silent for too long;
+ * reset: the upstream broke off a response already under way; overloaded: no free connection within
+ * queue_timeout; no_healthy: every target is out.
  */
-export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset';
+export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'overloaded' | 'no_healthy';
 
-export interface ForwardEvents {
-  /**
-   * The upstream failed before or while answering; `target` is a ServerResponse or, for upgrades, a socket.
-   * `cause` is the system error code (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID...) when there is one.
-   */
-  onUpstreamError(kind: UpstreamFailure, req: IncomingMessage, target: ServerResponse | Duplex, cause?: string): void;
-  /** A response arrived; lets the caller adjust its headers before http-proxy copies them. */
-  onUpstreamResponse?(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void;
+export interface ForwardSpec {
+  readonly upstream: Upstream;
+  readonly method: string;
+  /** The normalized path and query, to go under the target's base path. */
+  readonly path: string;
+  /** Header lines [name, value, ...] as rewritten for the upstream, ending with a ["host", ""] slot. */
+  readonly headers: string[];
+  /** The client's Host, sent with preserve_host. */
+  readonly clientHost: string | undefined;
+  /** The request body, or null when the request's headers frame none (then none is ever sent). */
+  readonly body: IncomingMessage | null;
+  readonly hashKey: string | undefined;
+  readonly timeoutMs: number;
+  /** A chunked body's limit (a declared length was checked before): counted as it streams. */
+  readonly maxBody: number | null;
 }
 
-const TIMEOUT_MS = Symbol('portcullis.upstreamTimeout');
-const PROXY_REQUEST = Symbol('portcullis.proxyRequest');
-const UPSTREAM_PATH = Symbol('portcullis.upstreamPath');
-
-type Tracked = IncomingMessage & { [TIMEOUT_MS]?: number; [PROXY_REQUEST]?: ClientRequest; [UPSTREAM_PATH]?: string };
-
-class UpstreamTimeoutError extends Error {
-  readonly code = 'UPSTREAM_TIMEOUT';
+/** Where the exchange reports: the client's response, and the request's trace for logs and metrics. */
+export interface ForwardSink {
+  /** Tries made, and host:port of the target of the last. */
+  upstreamAttempts: number;
+  upstreamTarget: string | undefined;
+  upstreamError: string | undefined;
+  bodyBytes: number;
+  /** Headers the gateway adds to the upstream's response (X-Request-Id...). */
+  decorate(headers: ResponseHeaders): void;
+  /** The exchange failed: answer the client (when nothing has gone to it yet), else cut its connection. */
+  failed(failure: UpstreamFailure, cause: string | undefined): void;
+  /** A chunked body passed the route's max_body. */
+  bodyTooLarge(limit: number): void;
+  retried(reason: RetryCondition): void;
+  /** The request waited this long for a free connection. */
+  queued(waitMs: number): void;
 }
 
-export class Forwarder {
-  // Keyed by target: a reload brings new targets, and the old ones' proxies go with them.
-  private readonly proxies = new WeakMap<UpstreamTarget, httpProxy>();
+class QueueTimeout extends Error {
+  readonly code = 'QUEUE_TIMEOUT';
+}
 
-  constructor(private readonly events: ForwardEvents) {}
+export class HttpExchange {
+  private current: Attempt | null = null;
+  private tried: Set<UpstreamTarget> | null = null;
+  private responded = false;
+  private finished = false;
+  private counting = false;
 
-  web(req: IncomingMessage, res: ServerResponse, target: UpstreamTarget, timeoutMs: number): void {
-    (req as Tracked)[TIMEOUT_MS] = timeoutMs;
-    const proxy = this.proxyFor(target);
-    handOverPath(target, req);
+  constructor(
+    private readonly spec: ForwardSpec,
+    private readonly sink: ForwardSink,
+    private readonly res: ServerResponse,
+  ) {}
+
+  start(): void {
+    this.spec.upstream.retries?.budget.request(Date.now());
+    this.next();
+  }
+
+  /** The client went away (or sent too much): abandon whatever is under way upstream. */
+  abort(): void {
+    this.finished = true;
+    this.current?.cancel();
+  }
+
+  private next(): void {
+    const { upstream } = this.spec;
+    const target = upstream.choose(this.spec.hashKey, this.tried);
+    if (target === undefined) return this.fail('no_healthy', undefined);
+    this.sink.upstreamAttempts++;
+    this.sink.upstreamTarget = target.label;
+    const attempt = new Attempt(this, target);
+    this.current = attempt;
+    enqueue(target, attempt, upstream.queueTimeoutMs);
+  }
+
+  /** Called by the target's queue once the attempt may use a connection. */
+  dispatch(attempt: Attempt, waitedMs: number): void {
+    if (waitedMs > 0) this.sink.queued(waitedMs);
+    const { spec } = this;
+    const target = attempt.target;
+    spec.headers[spec.headers.length - 1] = target.preserveHost && spec.clientHost !== undefined ? spec.clientHost : target.ownHost;
+    const perTry = spec.upstream.retries?.perTryTimeoutMs ?? null;
+    const options: Dispatcher.DispatchOptions = {
+      path: target.basePath + spec.path,
+      method: spec.method as Dispatcher.HttpMethod,
+      headers: spec.headers,
+      body: spec.body,
+      headersTimeout: perTry !== null ? Math.min(perTry, spec.timeoutMs || perTry) : spec.timeoutMs,
+      bodyTimeout: spec.timeoutMs,
+      ...(target.https ? { servername: target.servername } : {}),
+    };
+    target.pool.dispatch(options, attempt);
+  }
+
+  started(attempt: Attempt): void {
+    if (this.spec.maxBody !== null && this.spec.body !== null && !this.counting) this.countBody(this.spec.body, this.spec.maxBody);
+    void attempt;
+  }
+
+  /** The upstream's status line and headers: retried, or sent on to the client. */
+  respond(attempt: Attempt, status: number, headers: ResponseHeaders): boolean {
+    const { upstream } = this.spec;
+    const failing = status === 502 || status === 503 || status === 504;
+    const now = Date.now();
+    if (failing) upstream.outliers?.failure(attempt.target, now);
+    else upstream.outliers?.success(attempt.target, now);
+    if (failing && upstream.retries?.retriesStatus(status) === true && this.mayRetry(String(status) as RetryCondition)) {
+      attempt.cancel();
+      this.retry(attempt, String(status) as RetryCondition);
+      return false;
+    }
+    const res = this.res;
+    if (this.finished || res.destroyed) {
+      attempt.cancel();
+      return false;
+    }
+    cleanResponseHeaders(headers);
+    this.sink.decorate(headers);
     try {
-      proxy.web(req, res);
-    } finally {
-      target.proxyOptions.agent.nextPath = undefined; // never left for another request, whatever happened
+      res.writeHead(status, headers);
+    } catch (err) {
+      // A header value Node refuses to write (a control character the upstream sent): a broken response.
+      attempt.cancel();
+      this.fail('unavailable', (err as { code?: string }).code);
+      return false;
     }
+    this.responded = true;
+    return true;
   }
 
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpstreamTarget, timeoutMs: number): void {
-    (req as Tracked)[TIMEOUT_MS] = timeoutMs;
-    const proxy = this.proxyFor(target);
-    handOverPath(target, req);
-    try {
-      proxy.ws(req, socket, head);
-    } finally {
-      target.proxyOptions.agent.nextPath = undefined;
+  data(attempt: Attempt, chunk: Buffer): void {
+    if (this.res.write(chunk)) return;
+    attempt.pause();
+    this.res.once('drain', () => attempt.resume());
+  }
+
+  end(): void {
+    this.finished = true;
+    this.res.end();
+  }
+
+  /** A try failed with `err`; `sent` when the request had been handed to a connection. */
+  failedTry(attempt: Attempt, err: Error & { code?: string }, sent: boolean): void {
+    if (this.finished) return;
+    const { upstream } = this.spec;
+    const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT';
+    if (err instanceof QueueTimeout) return this.fail('overloaded', undefined);
+    const cause = causeOf(err);
+    upstream.outliers?.failure(attempt.target, Date.now());
+    if (this.responded) return this.fail(timeout ? 'timeout' : 'reset', cause);
+    const condition: RetryCondition = !sent ? 'connect_failure' : timeout ? '504' : 'reset';
+    if (this.mayRetry(condition)) {
+      this.sink.upstreamError = cause;
+      return this.retry(attempt, condition);
     }
+    this.fail(timeout ? 'timeout' : 'unavailable', cause);
   }
 
-  /** Abandon the upstream request of `req` (the client went away, or sent too much). */
-  abort(req: IncomingMessage): void {
-    (req as Tracked)[PROXY_REQUEST]?.destroy();
+  private mayRetry(condition: RetryCondition): boolean {
+    const retries = this.spec.upstream.retries;
+    if (retries === null || this.finished || this.responded) return false;
+    if (this.sink.upstreamAttempts > retries.attempts) return false;
+    const body = this.spec.body;
+    const bodyStarted = body !== null && (body.readableDidRead || body.destroyed);
+    return retries.allows(condition, this.spec.method, bodyStarted) && retries.budget.tryRetry(Date.now());
   }
 
-  private proxyFor(target: UpstreamTarget): httpProxy {
-    let proxy = this.proxies.get(target);
-    if (proxy === undefined) {
-      proxy = httpProxy.createProxyServer(target.proxyOptions);
-      // http-proxy's deleteLength pass gives a DELETE or OPTIONS without Content-Length a "Content-Length: 0"
-      // and deletes its Transfer-Encoding, then streams the body anyway: the upstream reads a chunked body
-      // as a second request that no check has seen (request smuggling). Without it, Node frames them itself.
-      const passes = (proxy as unknown as { webPasses: { name: string }[] }).webPasses;
-      const deleteLength = passes.findIndex((pass) => pass.name === 'deleteLength');
-      if (deleteLength !== -1) passes.splice(deleteLength, 1);
-      // (http-proxy emits proxyReq for every request without an Expect header, and Expect is hop-by-hop:
-      // headers.ts removes it.)
-      proxy.on('proxyReq', onProxyRequest);
-      proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
-        onProxyRequest(proxyReq, req);
-        closeAfterRefusal(proxyReq, socket);
-        closeWithClient(proxyReq, socket);
-      });
-      proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
-        this.events.onUpstreamResponse?.(proxyRes, req, res);
-        // http-proxy pipes the upstream's response to the client and never tells the client when it breaks
-        // off: the client would wait for the rest for ever, holding a 200. Cut the client's response too.
-        proxyRes.on('close', () => {
-          if (!proxyRes.complete && !res.destroyed) this.events.onUpstreamError('reset', req, res);
-        });
-      });
-      proxy.on('error', (err, req, res) => {
-        const code = (err as { code?: string }).code;
-        const kind: UpstreamFailure = code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'unavailable';
-        this.events.onUpstreamError(kind, req, res as ServerResponse | Duplex, code);
-      });
-      // The client went away mid-request: http-proxy has already aborted the upstream request.
-      proxy.on('econnreset', () => {});
-      this.proxies.set(target, proxy);
-    }
-    return proxy;
+  private retry(attempt: Attempt, reason: RetryCondition): void {
+    (this.tried ??= new Set()).add(attempt.target);
+    this.sink.retried(reason);
+    this.next();
   }
-}
 
-/**
- * The upstream request gets exactly the normalized path the route was matched on (req.url), under the
- * target's own path: handed to the target's agent, which sets it as http-proxy creates the request
- * (upstream.ts says why it can not be later). http-proxy creates it synchronously inside web()/ws(), and
- * the caller takes the path back from the agent right after.
- */
-function handOverPath(target: UpstreamTarget, req: IncomingMessage): void {
-  const path = target.basePath + req.url;
-  (req as Tracked)[UPSTREAM_PATH] = path;
-  target.proxyOptions.agent.nextPath = path;
-}
-
-/**
- * Runs as soon as the upstream request has a socket. The timeout counts from there to the response and
- * between any two chunks of it: an upstream that goes silent for that long is abandoned with a 504.
- */
-function onProxyRequest(proxyReq: ClientRequest, req: IncomingMessage): void {
-  const tracked = req as Tracked;
-  tracked[PROXY_REQUEST] = proxyReq;
-  // Fail closed: a request on its way to any other path than the one the route was matched on is not sent.
-  if (proxyReq.path !== tracked[UPSTREAM_PATH]) {
-    proxyReq.destroy(new Error('the upstream request path is not the one the route was matched on'));
-    return;
+  private fail(failure: UpstreamFailure, cause: string | undefined): void {
+    this.finished = true;
+    this.sink.upstreamError = cause;
+    this.sink.failed(failure, cause);
   }
-  const timeoutMs = tracked[TIMEOUT_MS] ?? 0;
-  if (timeoutMs > 0) proxyReq.setTimeout(timeoutMs, abandonSlowUpstream);
-}
 
-/**
- * When the upstream refuses a WebSocket handshake, http-proxy relays its answer and ends our side, but never
- * reads from the client again: a client that keeps sending is never seen to close, and its socket stays open
- * for good, outside every server timeout. Drain it so its close is noticed, and cut it after a grace period.
- * The upstream connection is closed too, never handed back to the keep-alive pool: whatever else the
- * handshake made the upstream expect must not become part of another client's request.
- */
-function closeAfterRefusal(proxyReq: ClientRequest, socket: Duplex): void {
-  proxyReq.once('response', (res: IncomingMessage) => {
-    proxyReq.shouldKeepAlive = false;
-    res.once('end', () => {
-      socket.resume();
-      const timer = setTimeout(() => socket.destroy(), 2000);
-      timer.unref();
-      socket.once('close', () => clearTimeout(timer));
+  /** A chunked body declares no length: it is counted as it streams, and stopped at the route's limit. */
+  private countBody(body: IncomingMessage, limit: number): void {
+    this.counting = true;
+    body.on('data', (chunk: Buffer) => {
+      this.sink.bodyBytes += chunk.length;
+      if (this.sink.bodyBytes <= limit || this.finished) return;
+      this.finished = true;
+      this.sink.bodyTooLarge(limit);
+      this.current?.cancel();
     });
-  });
+  }
 }
 
-/**
- * http-proxy closes the upstream side of a tunnel when the client's side ends or errs, but not when it is
- * destroyed (by the shutdown deadline, or a network failure): the upstream connection would stay open,
- * and with it the process. Whatever ends the client's side ends the upstream's.
- */
-function closeWithClient(proxyReq: ClientRequest, socket: Duplex): void {
-  proxyReq.once('upgrade', (_res: IncomingMessage, proxySocket: Duplex) => {
-    if (socket.destroyed) proxySocket.destroy();
-    else socket.once('close', () => proxySocket.destroy());
-  });
+/** One try on one target: the undici handler (its current interface, onRequestStart...). */
+export class Attempt implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private sent = false;
+  private cancelled = false;
+  /** Set by the target's queue: the try left it (dispatched) or was dropped (queue timeout, cancel). */
+  settled = false;
+  queueTimer: NodeJS.Timeout | undefined = undefined;
+  queuedAt = 0;
+
+  constructor(
+    readonly exchange: HttpExchange,
+    readonly target: UpstreamTarget,
+  ) {}
+
+  /** Stop this try: leave the queue, or abort the request (undici then reports it as an error, ignored). */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    clearTimeout(this.queueTimer);
+    this.controller?.abort(new Error('cancelled'));
+  }
+
+  expire(): void {
+    this.cancelled = true;
+    this.exchange.failedTry(this, new QueueTimeout('no free connection in time'), false);
+  }
+
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  pause(): void {
+    this.controller?.pause();
+  }
+
+  resume(): void {
+    this.controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancelled) {
+      controller.abort(new Error('cancelled'));
+      return;
+    }
+    this.sent = true;
+    this.exchange.started(this);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders): void {
+    if (this.cancelled || status < 200) return; // informational answers (103...) are not passed on
+    if (!this.exchange.respond(this, status, headers)) this.cancelled = true;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.cancelled) this.exchange.data(this, chunk);
+  }
+
+  onResponseEnd(): void {
+    release(this.target);
+    if (!this.cancelled) this.exchange.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    release(this.target);
+    if (!this.cancelled) this.exchange.failedTry(this, err, this.sent);
+  }
 }
 
-function abandonSlowUpstream(this: ClientRequest): void {
-  this.destroy(new UpstreamTimeoutError('upstream timed out'));
+/** The system or undici code behind a failure, for the access log (never shown to the client). */
+function causeOf(err: Error & { code?: string }): string | undefined {
+  if (err.code === 'UND_ERR_SOCKET') {
+    // undici's names for "the connection closed under the request" (node:http said ECONNRESET) and for an
+    // answer it can not parse as one (an unsolicited 100 Continue among them).
+    return err.message === 'bad response' ? 'UPSTREAM_BAD_RESPONSE' : 'ECONNRESET';
+  }
+  return err.code ?? (err.cause as { code?: string } | undefined)?.code;
 }

@@ -58,8 +58,8 @@ const OVERRIDE_HEADERS = [
 /**
  * Headers the client may not take away by naming them in Connection: the Host the route was chosen for,
  * and the framing of the body. Without this, "Connection: Host" has the upstream serve the target's
- * default virtual host, and "Connection: Content-Length" on a DELETE makes http-proxy send
- * "Content-Length: 0" followed by the body, which the upstream reads as a second, unchecked request.
+ * default virtual host, and "Connection: Content-Length" on a DELETE leaves a body no header frames,
+ * which the upstream would read as a second, unchecked request.
  */
 const NOT_CONNECTION_OPTIONS: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding']);
 
@@ -94,6 +94,7 @@ export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
 
 export interface ForwardFacts {
   readonly requestId: string;
+  /** The client's address as the socket saw it. */
   readonly remoteAddress: string;
   /** The Host the client asked for. */
   readonly host: string | undefined;
@@ -103,43 +104,57 @@ export interface ForwardFacts {
 }
 
 /**
- * One pass over the client's headers removes what must not reach the upstream, then the gateway's own
- * headers are set, so nothing the client sent (not even a Connection header naming them) can remove them.
+ * Framing is the sender's own business: the forwarder frames the body it sends (Content-Length as the
+ * client declared it, else chunked), so the client's Transfer-Encoding never travels, and Host is set by
+ * the forwarder per target (the last slot of the list).
  */
-export function rewriteRequestHeaders(
+const SET_BY_FORWARDER: ReadonlySet<string> = new Set(['host', 'transfer-encoding']);
+
+/**
+ * The header lines the upstream receives, as [name, value, ...]: one pass over the client's headers
+ * drops what must not reach the upstream, then the gateway's own headers are added, so nothing the client
+ * sent (not even a Connection header naming them) can remove them. The list ends with a ["host", ""] slot
+ * that the forwarder fills for the target it chooses.
+ */
+export function forwardedHeaders(
   headers: IncomingHttpHeaders,
   policy: ForwardPolicy,
   identity: Identity | null,
   facts: ForwardFacts,
-): void {
+): string[] {
   const client = clientAddress(facts.remoteAddress);
   const trusted = policy.trust.trusts(client);
   const named = headers.connection === undefined ? undefined : connectionOptions(headers.connection);
-  const protocol = facts.upgrade ? headers.upgrade : undefined;
+  const out: string[] = [];
   for (const name in headers) {
-    if (HOP_BY_HOP_SET.has(name) || named?.has(name) === true || isSpoofed(name, policy.spoofable, trusted)) {
-      delete headers[name];
-    }
+    if (HOP_BY_HOP_SET.has(name) || SET_BY_FORWARDER.has(name) || named?.has(name) === true || isSpoofed(name, policy.spoofable, trusted)) continue;
+    if (name === 'authorization' && policy.stripAuthorization) continue;
+    if (trusted && (name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'x-forwarded-host')) continue;
+    const value = headers[name];
+    if (typeof value === 'string') out.push(name, value);
+    else if (value !== undefined) for (const v of value) out.push(name, v);
   }
   if (facts.upgrade) {
-    headers.connection = 'upgrade';
-    if (protocol !== undefined) headers.upgrade = protocol;
+    out.push('connection', 'upgrade');
+    if (typeof headers.upgrade === 'string') out.push('upgrade', headers.upgrade);
   }
   if (identity !== null) {
-    for (const [name, value] of identity.headers) headers[name] = value;
+    for (const [name, value] of identity.headers) out.push(name, value);
   }
-  if (policy.stripAuthorization) delete headers.authorization;
+  const proto = facts.encrypted ? 'https' : 'http';
   if (trusted) {
+    // A trusted proxy's own X-Forwarded-* are kept (extended with the address it connected from).
     const previous = headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = previous ? `${previous}, ${client}` : client;
-    headers['x-forwarded-proto'] ??= facts.encrypted ? 'https' : 'http';
-    if (facts.host !== undefined) headers['x-forwarded-host'] ??= facts.host;
+    out.push('x-forwarded-for', previous ? `${String(previous)}, ${client}` : client);
+    out.push('x-forwarded-proto', typeof headers['x-forwarded-proto'] === 'string' ? headers['x-forwarded-proto'] : proto);
+    const host = headers['x-forwarded-host'] ?? facts.host;
+    if (host !== undefined) out.push('x-forwarded-host', String(host));
   } else {
-    headers['x-forwarded-for'] = client;
-    headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
-    if (facts.host !== undefined) headers['x-forwarded-host'] = facts.host;
+    out.push('x-forwarded-for', client, 'x-forwarded-proto', proto);
+    if (facts.host !== undefined) out.push('x-forwarded-host', facts.host);
   }
-  headers['x-request-id'] = facts.requestId;
+  out.push('x-request-id', facts.requestId, 'host', '');
+  return out;
 }
 
 /** A header named in the client's Connection header is hop-by-hop too (RFC 9110 §7.6.1). */

@@ -1,23 +1,18 @@
 // What the client receives from the upstream: its headers minus the hop-by-hop ones, which describe the
-// gateway-to-upstream connection, not ours (RFC 9110 §7.6.1).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// gateway-to-upstream connection, not ours (RFC 9110 §7.6.1). Node frames the response to the client
+// itself (Content-Length as the upstream gave it, else chunked), and says keep-alive or close on its own
+// connection's terms.
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
-const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authenticate'];
+export const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate'] as const;
 
-export function cleanResponseHeaders(proxyRes: IncomingMessage, _req: IncomingMessage, res?: ServerResponse): void {
-  const headers = proxyRes.headers;
-  // Removed headers are set to undefined rather than deleted: http-proxy skips undefined values when it
-  // copies them, and the object keeps its fast shape.
+export function cleanResponseHeaders(headers: ResponseHeaders): void {
   const connection = headers.connection;
-  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+  if (typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close') {
     for (const token of connection.split(',')) {
       const name = token.trim().toLowerCase();
-      if (name !== '' && name !== 'close' && name !== 'keep-alive' && name in headers) headers[name] = undefined;
+      if (name !== '' && name !== 'content-length') delete headers[name];
     }
   }
-  if (proxyRes.statusCode !== 101) {
-    for (const name of HOP_BY_HOP) if (headers[name] !== undefined) headers[name] = undefined;
-  }
-  // Our connection with the client keeps alive or closes on its own terms, not the upstream's.
-  headers.connection = (res as { shouldKeepAlive?: boolean } | undefined)?.shouldKeepAlive === false ? 'close' : 'keep-alive';
+  for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
 }

@@ -38,3 +38,18 @@ export function trustPolicy(setting: boolean | readonly string[]): TrustPolicy {
     },
   };
 }
+
+/**
+ * The client's address as trust_proxy defines it: the connection's peer, unless that peer is a trusted
+ * proxy; then the nearest address in X-Forwarded-For (read from the right) that is not trusted itself.
+ */
+export function clientIp(remote: string, forwardedFor: string | undefined, trust: TrustPolicy): string {
+  const peer = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+  if (forwardedFor === undefined || !trust.trusts(peer)) return peer;
+  const hops = forwardedFor.split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (hop !== '' && !trust.trusts(hop)) return hop;
+  }
+  return hops[0]!.trim() || peer;
+}

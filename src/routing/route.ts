@@ -1,6 +1,6 @@
 // A route as the runtime sees it: compiled once from gateway.yaml.
 import type { Requirement } from '../auth/requirement.ts';
-import type { UpstreamPool } from '../proxy/upstream.ts';
+import type { Upstream } from '../proxy/upstream.ts';
 import type { HostPattern } from './host.ts';
 import type { PathPattern } from './pattern.ts';
 
@@ -16,7 +16,7 @@ export interface Route {
   readonly host: HostPattern | null;
   readonly auth: AuthMode;
   readonly requirement: Requirement;
-  readonly upstream: UpstreamPool;
+  readonly upstream: Upstream;
   readonly stripPrefix: boolean;
   readonly timeoutMs: number;
   /** Largest request body in bytes, or null for no limit. */

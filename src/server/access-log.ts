@@ -6,19 +6,19 @@
 import { pino } from 'pino';
 import { ACCESS_MESSAGE, type Logger } from './logger.ts';
 
+/** What a log line says about a request (server/request-context.ts has it all). */
 export interface AccessEntry {
-  readonly requestId: string;
-  readonly method: string | undefined;
+  readonly id: string;
+  readonly method: string;
   readonly path: string;
   readonly route: string | undefined;
-  readonly status: number;
-  readonly durationMs: number;
   readonly upstream: string | undefined;
   readonly subject: string | undefined;
   readonly reason: string | undefined;
-  readonly upstreamError?: string | undefined;
-  readonly client: string | undefined;
-  readonly aborted: boolean;
+  readonly upstreamError: string | undefined;
+  readonly upstreamAttempts: number;
+  readonly upstreamTarget: string | undefined;
+  readonly client: string;
 }
 
 const TAIL = `,"msg":${JSON.stringify(ACCESS_MESSAGE)}}\n`;
@@ -63,19 +63,19 @@ export class AccessLog {
    * names), reason codes and addresses never need JSON escaping; the path and the caller's sub, which
    * come from the client or its token, are escaped.
    */
-  write(entry: AccessEntry): void {
+  write(entry: AccessEntry, status: number, durationMs: number, aborted: boolean): void {
     if (!this.logger.isLevelEnabled('info')) return;
-    let line = this.head + Date.now() + ',"req_id":"' + entry.requestId + '"';
-    if (entry.method !== undefined) line += ',"method":"' + entry.method + '"';
+    let line = this.head + Date.now() + ',"req_id":"' + entry.id + '","method":"' + entry.method + '"';
     line += ',"path":' + escaped(entry.path);
     if (entry.route !== undefined) line += ',"route":"' + entry.route + '"';
-    line += ',"status":' + entry.status + ',"duration_ms":' + entry.durationMs;
+    line += ',"status":' + status + ',"duration_ms":' + durationMs;
     if (entry.upstream !== undefined) line += ',"upstream":"' + entry.upstream + '"';
+    if (entry.upstreamTarget !== undefined) line += ',"upstream_target":"' + entry.upstreamTarget + '","upstream_attempts":' + entry.upstreamAttempts;
     if (entry.subject !== undefined) line += ',"sub":' + escaped(entry.subject);
     if (entry.reason !== undefined) line += ',"reason":"' + entry.reason + '"';
     if (entry.upstreamError !== undefined) line += ',"upstream_error":' + escaped(entry.upstreamError);
-    if (entry.client !== undefined) line += ',"client":"' + entry.client + '"';
-    if (entry.aborted) line += ',"aborted":true';
+    if (entry.client !== '') line += ',"client":"' + entry.client + '"';
+    if (aborted) line += ',"aborted":true';
     line += TAIL;
     if (!this.batch) {
       this.stream.write(line);

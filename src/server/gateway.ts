@@ -1,21 +1,24 @@
-// The HTTP face of the pipeline: for each request, decide (pipeline/decide.ts), then either answer the
-// denial or rewrite the headers and forward. Also the WebSocket handshake (same checks, then http-proxy's
-// ws), and the access log line and metrics when the response closes.
+// The HTTP face of the pipeline. Every request, HTTP or WebSocket handshake, takes one path:
+// begin (a RequestContext) -> decide (pipeline/decide.ts) -> admit -> refuse or forward -> record (the
+// access log line, the metrics, the config released), exactly once.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { CompiledConfig } from '../config/compile.ts';
 import { deny, type Decision, type Denial, type Forward } from '../pipeline/decision.ts';
 import { decide, type Awaitable } from '../pipeline/decide.ts';
-import { Forwarder, type UpstreamFailure } from '../proxy/forward.ts';
-import { rewriteRequestHeaders } from '../proxy/headers.ts';
-import { cleanResponseHeaders } from '../proxy/response-headers.ts';
-import type { ConfigHolder, ActiveConfig } from './config-holder.ts';
+import type { DenialCode } from '../pipeline/denials.ts';
+import { upgradeProblem } from '../pipeline/upgrade.ts';
+import type { UpstreamFailure } from '../proxy/forward.ts';
+import type { ResponseHeaders } from '../proxy/response-headers.ts';
+import type { RetryCondition } from '../proxy/retry.ts';
 import { AccessLog } from './access-log.ts';
+import { parserRefusal, type ParserRefusal } from './client-error.ts';
+import type { ConfigHolder } from './config-holder.ts';
+import { forwardHttp, forwardUpgrade } from './forwarding.ts';
 import type { Logger } from './logger.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { attachContext, contextOf, pathForLog, RequestContext, requestIdOf } from './request-context.ts';
-import { randomUUID } from 'node:crypto';
-import { parserRefusal, type ParserRefusal } from './client-error.ts';
+import { RequestContext, type ContextEvents } from './request-context.ts';
 import { errorReply, sendReply, writeRawReply, type ErrorReply } from './respond.ts';
 
 export interface GatewayDeps {
@@ -26,19 +29,21 @@ export interface GatewayDeps {
   readonly batchAccessLog?: boolean;
 }
 
-const UPSTREAM_FAILURES: Record<UpstreamFailure, { status: number; code: string; message: string }> = {
-  unavailable: { status: 502, code: 'upstream_unavailable', message: 'the upstream could not be reached' },
-  timeout: { status: 504, code: 'upstream_timeout', message: 'the upstream did not answer in time' },
-  reset: { status: 502, code: 'upstream_reset', message: 'the upstream broke off its response' },
+const UPSTREAM_FAILURES: Record<UpstreamFailure, { code: DenialCode; message: string }> = {
+  unavailable: { code: 'upstream_unavailable', message: 'the upstream could not be reached' },
+  timeout: { code: 'upstream_timeout', message: 'the upstream did not answer in time' },
+  reset: { code: 'upstream_reset', message: 'the upstream broke off its response' },
+  overloaded: { code: 'upstream_overloaded', message: 'the upstream has no free connection; try again shortly' },
+  no_healthy: { code: 'no_healthy_upstream', message: 'no healthy upstream target is available' },
 };
 
 /** nginx's code for "the client closed the connection before the response". */
 const CLIENT_CLOSED = 499;
-const ACTIVE = Symbol('portcullis.activeConfig');
-type Tracked = ServerResponse & { [ACTIVE]?: ActiveConfig };
+/** Where the context of a response is kept, for its 'close' listener (one function for every response). */
+const CONTEXT = Symbol('portcullis.context');
+type Tracked = ServerResponse & { [CONTEXT]?: RequestContext };
 
-export class Gateway {
-  private readonly forwarder: Forwarder;
+export class Gateway implements ContextEvents {
   private readonly accessLog: AccessLog;
   /** Upgraded (WebSocket) connections: the HTTP server no longer sees them, so shutdown must reach them here. */
   private readonly upgraded = new Set<Duplex>();
@@ -51,17 +56,9 @@ export class Gateway {
 
   constructor(private readonly deps: GatewayDeps) {
     this.accessLog = new AccessLog(deps.logger, deps.batchAccessLog !== false);
-    this.forwarder = new Forwarder({
-      onUpstreamError: (kind, req, target, cause) => this.upstreamFailed(kind, req, target, cause),
-      onUpstreamResponse: (proxyRes, req, res) => {
-        // Checked as the response goes out, so it covers requests that were in flight when draining began.
-        if (this.draining) res.shouldKeepAlive = false;
-        cleanResponseHeaders(proxyRes, req, res);
-      },
-    });
     const gateway = this;
     // One listener function for every response: EventEmitter hands it the response as `this`.
-    this.finished = function (this: ServerResponse) {
+    this.closed = function (this: Tracked) {
       gateway.responseClosed(this);
     };
   }
@@ -79,33 +76,26 @@ export class Gateway {
     else this.begin(req, res);
   };
 
-  private begin(req: IncomingMessage, res: ServerResponse): void {
-    const active = this.deps.holder.acquire();
-    const context = new RequestContext(requestIdOf(req), performance.now(), pathForLog(req.url));
-    context.socket = req.socket;
-    attachContext(req, context);
-    (res as Tracked)[ACTIVE] = active;
-    res.setHeader('x-request-id', context.id);
-    // While draining, every response says "Connection: close": a client that reused the connection for its
-    // next request would have it cut under it.
-    if (this.draining) res.shouldKeepAlive = false;
+  /** node:http 'upgrade' listener: a WebSocket handshake passes the same checks as any request. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const context = new RequestContext(this, req, null, this.deps.holder.acquire(), socket as Socket);
     this.deps.metrics.inFlight++;
-    res.on('close', this.finished); // 'close' comes once; on() spares the wrapper once() allocates
-    let decision: Awaitable<Decision>;
-    try {
-      decision = decide(active.config, req as IncomingMessage & { method: string; url: string });
-    } catch (err) {
-      return this.internalError(res, context, err);
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    socket.on('error', () => socket.destroy());
+    // Node hands over a handshake pipelined behind a request whose response is still being written: a 101
+    // or an error written now would land inside that response. It is refused once that response is done.
+    if (busy(socket)) {
+      const denial = deny('upgrade_pipelined', 'a WebSocket handshake must not be pipelined behind another request');
+      this.note(context, denial);
+      this.refusedAfter.set(socket, errorReply(context.id, denial));
+      this.record(context, denial.status);
+      return;
     }
-    if (decision instanceof Promise) {
-      decision.then(
-        (settled) => this.apply(req, res, active.config, context, settled),
-        (err: unknown) => this.internalError(res, context, err),
-      );
-    } else {
-      this.apply(req, res, active.config, context, decision);
-    }
-  }
+    const problem = upgradeProblem(req);
+    if (problem !== undefined) return this.refuse(context, problem);
+    this.run(context, head);
+  };
 
   /** node:http 'clientError' listener: a message the parser refused (logged and counted like any request). */
   readonly handleClientError = (err: Error & { code?: string }, socket: Duplex): void => {
@@ -115,12 +105,12 @@ export class Gateway {
       socket.destroy();
       return;
     }
-    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (current != null && !current.req.complete) {
+    const current = (socket as { _httpMessage?: Tracked | null })._httpMessage;
+    const context = current?.[CONTEXT];
+    if (current != null && context !== undefined && !current.req.complete) {
       // The refused bytes are the body of the request being handled (a bad chunk, a body too slow): that
       // request is the one refused, with its own log line, and what it started upstream is abandoned.
-      this.refuseBroken(current, refusal);
-      return;
+      return this.refuseBroken(context, current, refusal);
     }
     const reply = errorReply(randomUUID(), refusal);
     this.deps.logger.info({ req_id: reply.headers['x-request-id'], status: reply.status, reason: reply.code, parser_error: err.code }, 'request');
@@ -128,69 +118,6 @@ export class Gateway {
     this.deps.metrics.request('none', 'OTHER', reply.status, 0);
     if (current != null) this.refusedAfter.set(socket, reply);
     else writeRawReply(socket, reply);
-  };
-
-  private refuseBroken(res: ServerResponse, refusal: ParserRefusal): void {
-    const context = contextOf(res.req)!;
-    this.forwarder.abort(res.req);
-    context.reason = refusal.code;
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.setHeader('connection', 'close');
-    sendReply(res, errorReply(context.id, refusal));
-  }
-
-  /** node:http 'upgrade' listener: WebSocket handshakes pass the same checks as any request. */
-  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const active = this.deps.holder.acquire();
-    const context = new RequestContext(requestIdOf(req), performance.now(), pathForLog(req.url));
-    attachContext(req, context);
-    this.upgraded.add(socket);
-    socket.once('close', () => {
-      this.upgraded.delete(socket);
-      this.deps.holder.release(active);
-    });
-    socket.on('error', () => socket.destroy());
-    // Node hands over a handshake pipelined behind a request whose response is still being written: a 101
-    // or an error written now would land inside that response. It is refused once that response is done.
-    if (busy(socket)) {
-      const denial = deny(400, 'upgrade_pipelined', 'a WebSocket handshake must not be pipelined behind another request');
-      this.note(context, denial);
-      this.refusedAfter.set(socket, errorReply(context.id, denial));
-      this.log(req, context, denial.status);
-      return;
-    }
-    const bodyProblem = upgradeBodyProblem(req);
-    if (bodyProblem !== undefined) {
-      this.note(context, bodyProblem);
-      writeRawReply(socket, errorReply(context.id, bodyProblem));
-      this.log(req, context, bodyProblem.status);
-      return;
-    }
-    Promise.resolve(decide(active.config, req as IncomingMessage & { method: string; url: string })).then(
-      (decision) => {
-        if (decision.kind === 'deny') {
-          this.note(context, decision);
-          writeRawReply(socket, errorReply(context.id, decision));
-          this.log(req, context, decision.status);
-          return;
-        }
-        this.note(context, decision);
-        rewriteRequestHeaders(req.headers, active.config.forward, decision.identity, {
-          requestId: context.id,
-          remoteAddress: req.socket.remoteAddress ?? '',
-          host: req.headers.host,
-          encrypted: false,
-          upgrade: true,
-        });
-        req.url = decision.upstreamPath;
-        this.forwarder.ws(req, socket, head, decision.route.upstream.pick(), decision.route.timeoutMs);
-        this.log(req, context, 101);
-      },
-      () => socket.destroy(),
-    );
   };
 
   /** From now on, responses close their connections (shutdown has begun). */
@@ -208,53 +135,78 @@ export class Gateway {
     this.accessLog.flush();
   }
 
-  /** Answer a denial or forward; a failure here is this request's 500, never the process's crash. */
-  private apply(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Decision): void {
+  private begin(req: IncomingMessage, res: ServerResponse): void {
+    const context = new RequestContext(this, req, res, this.deps.holder.acquire(), res.socket as Socket);
+    (res as Tracked)[CONTEXT] = context;
+    res.on('close', this.closed); // 'close' comes once; on() spares the wrapper once() allocates
+    this.deps.metrics.inFlight++;
+    // While draining, every response says "Connection: close": a client that reused the connection for its
+    // next request would have it cut under it.
+    if (this.draining) res.shouldKeepAlive = false;
+    this.run(context, null);
+  }
+
+  /** decide -> admit -> refuse or forward; a failure here is this request's 500, never the process's crash. */
+  private run(context: RequestContext, head: Buffer | null): void {
+    let decision: Awaitable<Decision>;
     try {
-      if (decision.kind === 'deny') this.refuse(res, context, decision);
-      else this.forward(req, res, config, context, decision);
+      decision = decide(context.active.config, context.req as IncomingMessage & { method: string; url: string });
     } catch (err) {
-      this.internalError(res, context, err);
+      return this.internalError(context, err);
+    }
+    if (decision instanceof Promise) {
+      decision.then(
+        (settled) => this.settle(context, settled, head),
+        (err: unknown) => this.internalError(context, err),
+      );
+    } else {
+      this.settle(context, decision, head);
     }
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Forward): void {
+  private settle(context: RequestContext, decision: Decision, head: Buffer | null): void {
+    try {
+      const admitted = this.admit(context, decision);
+      if (admitted.kind === 'deny') this.refuse(context, admitted);
+      else this.forward(context, admitted, head);
+    } catch (err) {
+      this.internalError(context, err);
+    }
+  }
+
+  /** Admission control after the decision (where rate limits apply); today every decision stands. */
+  private admit(_context: RequestContext, decision: Decision): Decision {
+    return decision;
+  }
+
+  private forward(context: RequestContext, decision: Forward, head: Buffer | null): void {
     this.note(context, decision);
-    const route = decision.route;
-    const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue';
-    if (route.maxBody !== null && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
-      this.countChunkedBody(req, res, context, route.maxBody);
-    }
-    rewriteRequestHeaders(req.headers, config.forward, decision.identity, {
-      requestId: context.id,
-      remoteAddress: req.socket.remoteAddress ?? '',
-      host: req.headers.host,
-      encrypted: false,
-      upgrade: false,
-    });
-    req.url = decision.upstreamPath;
-    // "Expect: 100-continue" is answered here, only once the request is allowed: a client about to send
-    // a large body to a route it may not use is refused before it sends it.
-    if (expectsContinue) res.writeContinue();
-    this.forwarder.web(req, res, route.upstream.pick(), route.timeoutMs);
+    if (context.res === null) forwardUpgrade(context, decision, head ?? Buffer.alloc(0), (status) => this.record(context, status));
+    else forwardHttp(context, context.res, decision);
   }
 
-  /** A chunked body declares no length (decide() has checked a declared one): count it as it streams. */
-  private countChunkedBody(req: IncomingMessage, res: ServerResponse, context: RequestContext, limit: number): void {
-    req.on('data', (chunk: Buffer) => {
-      context.bodyBytes += chunk.length;
-      if (context.bodyBytes <= limit || context.reason !== undefined) return;
-      this.forwarder.abort(req);
-      this.refuse(res, context, { kind: 'deny', status: 413, code: 'body_too_large', message: `the request body is larger than ${limit} bytes` });
-      req.destroy();
-    });
-  }
-
-  private refuse(res: ServerResponse, context: RequestContext, denial: Denial): void {
+  private refuse(context: RequestContext, denial: Denial): void {
     this.note(context, denial);
+    const reply = errorReply(context.id, denial);
+    if (context.res === null) {
+      writeRawReply(context.socket, reply);
+      this.record(context, denial.status);
+      return;
+    }
     // The body was refused unread: the connection can not carry another request after it.
-    if (denial.status === 413 || denial.status === 431) res.setHeader('connection', 'close');
-    sendReply(res, errorReply(context.id, denial));
+    if (denial.status === 413 || denial.status === 431) context.res.setHeader('connection', 'close');
+    sendReply(context.res, reply);
+  }
+
+  /** The parser refused the body of the request in flight: answer it (or cut it), then abandon the upstream. */
+  private refuseBroken(context: RequestContext, res: ServerResponse, refusal: ParserRefusal): void {
+    context.reason = refusal.code;
+    if (res.headersSent) res.destroy();
+    else {
+      res.setHeader('connection', 'close');
+      sendReply(res, errorReply(context.id, refusal));
+    }
+    context.exchange?.abort();
   }
 
   private note(context: RequestContext, decision: Denial | Forward): void {
@@ -268,78 +220,80 @@ export class Gateway {
     }
   }
 
-  private upstreamFailed(kind: UpstreamFailure, req: IncomingMessage, target: ServerResponse | Duplex, cause?: string): void {
-    const context = contextOf(req);
-    if (context === undefined) return;
-    const failure = UPSTREAM_FAILURES[kind];
-    context.reason = failure.code;
-    context.upstreamError = cause;
-    if (context.upstream !== undefined) this.deps.metrics.upstreamError(context.upstream, kind);
-    const reply = errorReply(context.id, failure);
-    // Once the upstream's status line has gone out, the only honest signal left is to cut the connection.
-    if ('writeHead' in target) sendReply(target, reply);
-    else writeRawReply(target, reply);
+  // ContextEvents: what the forwarding reports about a request.
+
+  decorate(context: RequestContext, headers: ResponseHeaders): void {
+    headers['x-request-id'] = context.id;
+    // Checked as the response goes out, so it covers requests that were in flight when draining began.
+    if (this.draining && context.res !== null) context.res.shouldKeepAlive = false;
   }
 
-  private internalError(res: ServerResponse, context: RequestContext, err: unknown): void {
+  upstreamFailed(context: RequestContext, failure: UpstreamFailure, cause: string | undefined): void {
+    const { code, message } = UPSTREAM_FAILURES[failure];
+    context.reason = code;
+    context.upstreamError = cause;
+    if (context.upstream !== undefined) this.deps.metrics.upstreamError(context.upstream, failure);
+    const reply = errorReply(context.id, deny(code, message));
+    if (context.res !== null) {
+      // Once the upstream's status line has gone out, the only honest signal left is to cut the connection.
+      sendReply(context.res, reply);
+      return;
+    }
+    writeRawReply(context.socket, reply);
+    this.record(context, reply.status);
+  }
+
+  bodyTooLarge(context: RequestContext, limit: number): void {
+    this.refuse(context, deny('body_too_large', `the request body is larger than ${limit} bytes`));
+  }
+
+  retried(context: RequestContext, reason: RetryCondition): void {
+    if (context.upstream !== undefined) this.deps.metrics.upstreamRetry(context.upstream, reason);
+  }
+
+  queued(context: RequestContext, waitMs: number): void {
+    if (context.upstream !== undefined) this.deps.metrics.queueWait(context.upstream, waitMs / 1000);
+  }
+
+  private internalError(context: RequestContext, err: unknown): void {
     this.deps.logger.error({ req_id: context.id, err: describeError(err) }, 'internal error while handling a request');
     context.reason = 'internal_error';
-    sendReply(res, errorReply(context.id, { status: 500, code: 'internal_error', message: 'the gateway failed to handle the request' }));
-  }
-
-  private readonly finished: (this: ServerResponse) => void;
-
-  /** 'close' of every response: the access log line, the metrics, the client-gone abort. */
-  private responseClosed(res: ServerResponse): void {
-    const req = res.req;
-    const context = contextOf(req)!;
-    const completed = res.writableFinished;
-    // The client went away before the response was complete: stop the upstream work too.
-    if (!completed) this.forwarder.abort(req);
-    this.deps.metrics.inFlight--;
-    this.log(req, context, completed || res.headersSent ? res.statusCode : CLIENT_CLOSED, !completed);
-    const active = (res as Tracked)[ACTIVE];
-    if (active !== undefined) this.deps.holder.release(active);
-    const socket = context.socket;
-    const refusal = socket === null ? undefined : this.refusedAfter.get(socket);
-    // Node has already handed the connection to the next queued response, if there is one.
-    if (refusal !== undefined && !busy(socket!)) {
-      this.refusedAfter.delete(socket!);
-      writeRawReply(socket!, refusal);
+    const reply = errorReply(context.id, deny('internal_error', 'the gateway failed to handle the request'));
+    if (context.res !== null) sendReply(context.res, reply);
+    else {
+      writeRawReply(context.socket, reply);
+      this.record(context, reply.status);
     }
   }
 
-  private log(req: IncomingMessage, context: RequestContext, status: number, aborted = false): void {
-    const seconds = (performance.now() - context.startedAt) / 1000;
-    this.deps.metrics.request(context.route ?? 'none', req.method ?? 'OTHER', status, seconds);
-    if (!this.deps.holder.current.settings.accessLog) return;
-    this.accessLog.write({
-      requestId: context.id,
-      method: req.method,
-      path: context.path,
-      route: context.route,
-      status,
-      durationMs: Math.round(seconds * 1e6) / 1e3,
-      upstream: context.upstream,
-      subject: context.subject,
-      reason: context.reason,
-      upstreamError: context.upstreamError,
-      client: req.socket.remoteAddress,
-      aborted,
-    });
-  }
-}
+  private readonly closed: (this: Tracked) => void;
 
-/**
- * A handshake carries no body (RFC 6455 §4.1). Node hands any body bytes to the upgrade handler unparsed,
- * so the upstream would be told "Content-Length: N" and then read the client's next request as those N
- * bytes: an upstream that refuses the upgrade answers, and the rest of what it reads is a request no
- * check has seen (request smuggling).
- */
-function upgradeBodyProblem(req: IncomingMessage): Denial | undefined {
-  const length = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return undefined;
-  return deny(400, 'upgrade_with_body', 'a WebSocket handshake must not carry a body');
+  /** 'close' of every HTTP response: the client-gone abort, then the record. */
+  private responseClosed(res: Tracked): void {
+    const context = res[CONTEXT]!;
+    const completed = res.writableFinished;
+    // The client went away before the response was complete: stop the upstream work too.
+    if (!completed) context.exchange?.abort();
+    this.record(context, completed || res.headersSent ? res.statusCode : CLIENT_CLOSED, !completed);
+    const refusal = this.refusedAfter.get(context.socket);
+    // Node has already handed the connection to the next queued response, if there is one.
+    if (refusal !== undefined && !busy(context.socket)) {
+      this.refusedAfter.delete(context.socket);
+      writeRawReply(context.socket, refusal);
+    }
+  }
+
+  /** The end of every request: one access log line, its metrics, the config released. */
+  private record(context: RequestContext, status: number, aborted = false): void {
+    if (context.recorded) return;
+    context.recorded = true;
+    this.deps.metrics.inFlight--;
+    this.deps.holder.release(context.active);
+    const seconds = (performance.now() - context.startedAt) / 1000;
+    this.deps.metrics.request(context.route ?? 'none', context.method, status, seconds);
+    if (!this.deps.holder.current.settings.accessLog) return;
+    this.accessLog.write(context, status, Math.round(seconds * 1e6) / 1e3, aborted);
+  }
 }
 
 /** A response is being written on the connection (Node's own marker of the response that holds it). */

@@ -1,7 +1,9 @@
 // Prometheus metrics (prom-client). The per-request ones live in request-metrics.ts; the rest count
 // rare events (denials, upstream errors, JWKS fetches, reloads) with prom-client's own types.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamFailure } from '../proxy/forward.ts';
+import type { RetryCondition } from '../proxy/retry.ts';
+import type { Upstream } from '../proxy/upstream.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 export class GatewayMetrics {
@@ -11,6 +13,9 @@ export class GatewayMetrics {
   private readonly denials: Counter<'reason'>;
   private readonly jwksFetches: Counter<'provider' | 'result'>;
   private readonly reloads: Counter<'result'> | undefined;
+  private readonly retries: Counter<'upstream' | 'reason'>;
+  private readonly ejections: Counter<'upstream' | 'target'>;
+  private readonly queueWaits: Histogram<'upstream'>;
   /** Requests being handled: read by the gauge at scrape time, not pushed to it per request. */
   inFlight = 0;
 
@@ -22,6 +27,8 @@ export class GatewayMetrics {
       tokenCache?: () => { hits: number; misses: number; size: number };
       /** Configs replaced by a reload but still held by requests in flight. */
       configsRetained?: () => number;
+      /** The upstreams in force, for their targets' health and queues at scrape time. */
+      upstreams?: () => Iterable<Upstream>;
     } = {},
   ) {
     const registers = [this.registry];
@@ -30,6 +37,17 @@ export class GatewayMetrics {
     this.denials = new Counter({ name: 'portcullis_auth_denials_total', help: 'Requests refused, by reason code', labelNames: ['reason'], registers });
     this.jwksFetches = new Counter({ name: 'portcullis_jwks_fetches_total', help: 'JWKS fetches by provider and result', labelNames: ['provider', 'result'], registers });
     this.reloads = options.reloads === false ? undefined : reloadCounter(this.registry);
+    this.retries = new Counter({ name: 'portcullis_upstream_retries_total', help: 'Upstream tries made again, by upstream and reason', labelNames: ['upstream', 'reason'], registers });
+    this.ejections = new Counter({ name: 'portcullis_upstream_ejections_total', help: 'Targets ejected by outlier detection', labelNames: ['upstream', 'target'], registers });
+    this.queueWaits = new Histogram({
+      name: 'portcullis_upstream_queue_wait_seconds',
+      help: 'Time requests waited for a free upstream connection (those that waited)',
+      labelNames: ['upstream'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const upstreams = options.upstreams;
+    if (upstreams) registerUpstreamGauges(registers, upstreams);
     const metrics = this;
     new Gauge({ name: 'portcullis_requests_in_flight', help: 'Requests being handled', registers, collect() { this.set(metrics.inFlight); } });
     const retained = options.configsRetained;
@@ -57,6 +75,18 @@ export class GatewayMetrics {
     this.upstreamErrors.labels(upstream, kind).inc();
   }
 
+  upstreamRetry(upstream: string, reason: RetryCondition): void {
+    this.retries.labels(upstream, reason).inc();
+  }
+
+  upstreamEjection(upstream: string, target: string): void {
+    this.ejections.labels(upstream, target).inc();
+  }
+
+  queueWait(upstream: string, seconds: number): void {
+    this.queueWaits.labels(upstream).observe(seconds);
+  }
+
   jwksFetch(provider: string, ok: boolean): void {
     this.jwksFetches.labels(provider, ok ? 'success' : 'failure').inc();
   }
@@ -68,4 +98,31 @@ export class GatewayMetrics {
 
 export function reloadCounter(registry: Registry): Counter<'result'> {
   return new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reloads by result (success, failure)', labelNames: ['result'], registers: [registry] });
+}
+
+/** Read from the upstreams in force when /metrics is scraped: nothing is pushed per request. */
+function registerUpstreamGauges(registers: Registry[], upstreams: () => Iterable<Upstream>): void {
+  new Gauge({
+    name: 'portcullis_upstream_target_healthy',
+    help: 'Whether a target gets requests (1) or is out, by active checks or ejection (0)',
+    labelNames: ['upstream', 'target'],
+    // Each worker checks on its own: in cluster mode a target counts as up only where every worker has it up.
+    aggregator: 'min',
+    registers,
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const upstream of upstreams()) for (const t of upstream.targets) this.labels(upstream.name, t.label).set(t.isUp(now) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'portcullis_upstream_pending_requests',
+    help: 'Requests waiting for a free upstream connection',
+    labelNames: ['upstream'],
+    registers,
+    collect() {
+      this.reset();
+      for (const upstream of upstreams()) this.labels(upstream.name).set(upstream.targets.reduce((n, t) => n + t.waiting.length, 0));
+    },
+  });
 }

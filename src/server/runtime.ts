@@ -56,7 +56,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const initialLevel = loaded.config.server?.log_level ?? 'info';
   const logger = options.logger ?? createLogger(initialLevel);
   let holder: ConfigHolder | undefined;
-  const metrics = new GatewayMetrics({ reloads: options.countReloads !== false, tokenCache: () => holder!.current.verifier.cache, configsRetained: () => holder?.retained ?? 0 });
+  const metrics = new GatewayMetrics({ reloads: options.countReloads !== false, tokenCache: () => holder!.current.verifier.cache, configsRetained: () => holder?.retained ?? 0, upstreams: () => holder?.current.upstreams.values() ?? [] });
   const jwksEvents = {
     onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }) {
       metrics.jwksFetch(provider, outcome.ok);
@@ -66,7 +66,18 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     },
   };
 
-  const first = await compileConfig(loaded, { jwksEvents });
+  const upstreamEvents = {
+    onHealthChange(upstream: string, target: string, healthy: boolean, why: string) {
+      if (healthy) logger.info({ upstream, target, why }, 'upstream target healthy again');
+      else logger.warn({ upstream, target, why }, 'upstream target failed its health checks; it gets no requests');
+    },
+    onEjection(upstream: string, target: string, forMs: number) {
+      metrics.upstreamEjection(upstream, target);
+      logger.warn({ upstream, target, ejected_ms: forMs }, 'upstream target ejected after consecutive failures');
+    },
+  };
+
+  const first = await compileConfig(loaded, { jwksEvents, upstreamEvents });
   const settings = withOverrides(first.settings, options);
   holder = new ConfigHolder(first);
   announceConfig(logger, first);
@@ -98,6 +109,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     adminPort = (admin.address() as { port: number }).port;
   }
   first.verifier.providers.start();
+  for (const upstream of first.upstreams.values()) upstream.start();
 
   let reloading = Promise.resolve(true);
   const reload = (trigger = 'manual', text?: string): Promise<boolean> => {
@@ -120,7 +132,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     }
     let next: CompiledConfig;
     try {
-      next = await compileConfig(result.loaded, { jwksEvents, previous: holder!.current });
+      next = await compileConfig(result.loaded, { jwksEvents, upstreamEvents, previous: holder!.current });
     } catch (err) {
       metrics.reload(false);
       logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
@@ -130,6 +142,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
     logger.level = result.loaded.config.server?.log_level ?? 'info';
+    for (const upstream of next.upstreams.values()) upstream.start();
     holder!.replace(next);
     metrics.reload(true);
     announceConfig(logger, next, trigger);

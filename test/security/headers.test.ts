@@ -109,8 +109,8 @@ describe('header attacks', () => {
   });
 
   test('a Connection header can not remove Content-Length to smuggle a DELETE body as a request', async () => {
-    // http-proxy answers a DELETE without Content-Length with "Content-Length: 0" and then streams the body
-    // anyway: the upstream would parse the body as a second request that no check has seen.
+    // A forwarder that sends a DELETE without Content-Length as "Content-Length: 0" and then streams the
+    // body anyway (http-proxy did) has the upstream parse the body as a second request no check has seen.
     const smuggled = 'GET /admin HTTP/1.1\r\nHost: x\r\nX-User-Id: admin\r\nX-User-Roles: admin\r\nContent-Length: 0\r\n\r\n';
     const text = `DELETE /open/x HTTP/1.1\r\nHost: gw\r\nContent-Length: ${smuggled.length}\r\nConnection: close, Content-Length\r\n\r\n${smuggled}`;
     const { result, count } = await reached(upstream, () => raw(gw.port, text, 800));

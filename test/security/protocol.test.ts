@@ -221,13 +221,13 @@ describe('protocol attacks', () => {
   });
 });
 
-// http-proxy's deleteLength pass gives a DELETE or OPTIONS without Content-Length a "Content-Length: 0" and
-// deletes Transfer-Encoding, then streams the chunked body anyway: the upstream reads it as the next request
-// on the connection, with any identity headers the attacker wrote, and the pooled upstream connection is
-// left desynchronized (later clients get responses meant for others). src/proxy/forward.ts drops that pass
-// (see docs/SECURITY.md, Known limitations). Own gateway and upstream, so that a poisoned connection, should
-// the defence ever go, can not disturb the other tests.
-describe('protocol attacks through http-proxy', () => {
+// A forwarder that frames a DELETE or OPTIONS body differently from the client (http-proxy, once, gave
+// such a request "Content-Length: 0", dropped Transfer-Encoding and streamed the chunked body anyway) has
+// the upstream read the body as the next request on the connection, with any identity headers the attacker
+// wrote, and leaves the pooled upstream connection desynchronized (later clients get responses meant for
+// others). Own gateway and upstream, so that a poisoned connection, should the defence ever go, can not
+// disturb the other tests.
+describe('protocol attacks on the forwarded framing', () => {
   let upstream: Upstream;
   let gw: TestGateway;
   before(async () => {
@@ -264,7 +264,7 @@ describe('protocol attacks through http-proxy', () => {
   // parser accepts it. What matters is that it arrives framed: Transfer-Encoding is not hop-by-hop for the
   // gateway, so the body is re-sent chunked. Were the header dropped, Node would send the GET with no
   // framing at all and stream the body after it: the upstream would read the body as the next request.
-  test('request smuggling: a GET with a chunked body reaches the upstream as one GET with that body, still chunked, never as two requests', async () => {
+  test('request smuggling: a GET with a chunked body reaches the upstream as one GET with that body, framed, never as two requests', async () => {
     const text = `GET /open HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunked}`;
     const { result, count } = await reached(upstream, () => raw(gw.port, text, 800));
     const seen = upstream.received.slice(upstream.received.length - count);
@@ -273,7 +273,9 @@ describe('protocol attacks through http-proxy', () => {
     assert.equal(count, 1);
     assert.equal(seen[0]!.method, 'GET');
     assert.equal(seen[0]!.url, '/open');
-    assert.equal(seen[0]!.headers['transfer-encoding'], 'chunked');
+    // Framed by exactly one of the two: chunked as it came, or by its length once the whole body is in hand.
+    const framing = [seen[0]!.headers['transfer-encoding'], seen[0]!.headers['content-length']];
+    assert.ok(framing[0] === 'chunked' ? framing[1] === undefined : framing[1] === String(SMUGGLED.length), `framing: ${JSON.stringify(framing)}`);
     assert.equal(seen[0]!.body, SMUGGLED);
   });
 });

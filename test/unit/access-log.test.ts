@@ -6,8 +6,8 @@ import { AccessLog, type AccessEntry } from '../../src/server/access-log.ts';
 import { createLogger } from '../../src/server/logger.ts';
 
 const entry = (over: Partial<AccessEntry> = {}): AccessEntry => ({
-  requestId: 'r-1', method: 'GET', path: '/api/orders/1', route: 'orders', status: 200, durationMs: 1.5,
-  upstream: 'app', subject: 'alice', reason: undefined, client: '127.0.0.1', aborted: false, ...over,
+  id: 'r-1', method: 'GET', path: '/api/orders/1', route: 'orders', upstream: 'app', subject: 'alice', reason: undefined,
+  upstreamError: undefined, upstreamAttempts: 1, upstreamTarget: '127.0.0.1:4001', client: '127.0.0.1', ...over,
 });
 
 function capture(batch: boolean) {
@@ -20,7 +20,7 @@ function capture(batch: boolean) {
 describe('access log', () => {
   test('a line has the fields an operator needs, in the shape of every pino line', () => {
     const { log, lines } = capture(false);
-    log.write(entry({ reason: 'insufficient_role', status: 403, upstream: undefined, aborted: true }));
+    log.write(entry({ reason: 'insufficient_role', upstream: undefined, upstreamTarget: undefined }), 403, 1.5, true);
     const [line] = lines();
     assert.equal(line!.level, 'info');
     assert.equal(line!.msg, 'request');
@@ -31,12 +31,13 @@ describe('access log', () => {
       { req_id: 'r-1', method: 'GET', path: '/api/orders/1', route: 'orders', status: 403, duration_ms: 1.5, sub: 'alice', reason: 'insufficient_role', client: '127.0.0.1', aborted: true },
     );
     assert.equal('upstream' in line!, false);
+    assert.equal('upstream_target' in line!, false);
   });
 
   test('a path or sub with quotes, backslashes, control characters or non-ASCII stays valid JSON', () => {
     const { log, lines } = capture(false);
     const nasty = 'a"b\\c\nd\u0000é\u2028';
-    log.write(entry({ path: nasty, subject: nasty }));
+    log.write(entry({ path: nasty, subject: nasty }), 200, 1, false);
     const [line] = lines();
     assert.equal(line!.path, nasty);
     assert.equal(line!.sub, nasty);
@@ -44,9 +45,9 @@ describe('access log', () => {
 
   test('lines are batched: nothing is written until 16 KB have gathered, then all at once', () => {
     const { log, writes, lines } = capture(true);
-    log.write(entry());
+    log.write(entry(), 200, 1, false);
     assert.equal(writes.length, 0);
-    while (writes.length === 0) log.write(entry());
+    while (writes.length === 0) log.write(entry(), 200, 1, false);
     assert.equal(writes.length, 1);
     assert.ok(writes[0]!.length >= 16 * 1024);
     assert.ok(lines().length > 50);
@@ -55,10 +56,10 @@ describe('access log', () => {
 
   test('a partial batch is written within a second, and at once on flush', async () => {
     const { log, writes, lines } = capture(true);
-    log.write(entry({ requestId: 'r-a' }));
+    log.write(entry({ id: 'r-a' }), 200, 1, false);
     await new Promise((r) => setTimeout(r, 1100));
     assert.deepEqual(lines().map((l) => l.req_id), ['r-a']);
-    log.write(entry({ requestId: 'r-b' }));
+    log.write(entry({ id: 'r-b' }), 200, 1, false);
     log.flush();
     assert.equal(writes.length, 2);
     assert.deepEqual(lines().map((l) => l.req_id), ['r-a', 'r-b']);

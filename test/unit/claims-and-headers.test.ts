@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { headerValueOf, listOf, readClaim, rolesOf, scopesOf } from '../../src/auth/claims.ts';
 import { extractBearer } from '../../src/auth/extract.ts';
 import type { Identity } from '../../src/auth/identity.ts';
-import { rewriteRequestHeaders, spoofableNames, type ForwardFacts, type ForwardPolicy } from '../../src/proxy/headers.ts';
+import { forwardedHeaders, spoofableNames, type ForwardFacts, type ForwardPolicy } from '../../src/proxy/headers.ts';
 import { parseCidr, trustPolicy } from '../../src/proxy/trust.ts';
 
 describe('claims', () => {
@@ -139,7 +139,7 @@ describe('extractBearer', () => {
   });
 });
 
-describe('rewriteRequestHeaders', () => {
+describe('forwardedHeaders', () => {
   const identityHeaders = ['x-user-id', 'x-user-roles'];
   const policy = (trust: string[] | boolean = false, stripAuthorization = false): ForwardPolicy => ({
     identityHeaders,
@@ -150,10 +150,13 @@ describe('rewriteRequestHeaders', () => {
   const facts: ForwardFacts = { requestId: 'req-1', remoteAddress: '203.0.113.9', host: 'api.example.com', encrypted: false, upgrade: false };
   const identity = { headers: [['x-user-id', 'u1'], ['x-user-roles', 'admin']] } as unknown as Identity;
 
+  /** The forwarded header lines as an object (the forwarder's own Host slot, last, left out). */
   function rewrite(headers: IncomingHttpHeaders, p = policy(), id: Identity | null = null, f: Partial<ForwardFacts> = {}) {
-    const copy = { ...headers };
-    rewriteRequestHeaders(copy, p, id, { ...facts, ...f });
-    return copy;
+    const lines = forwardedHeaders(headers, p, id, { ...facts, ...f });
+    assert.deepEqual(lines.slice(-2), ['host', ''], 'the list ends with the Host slot the forwarder fills');
+    const out: Record<string, string> = {};
+    for (let i = 0; i < lines.length - 2; i += 2) out[lines[i]!] = out[lines[i]!] === undefined ? lines[i + 1]! : `${out[lines[i]!]}, ${lines[i + 1]!}`;
+    return out;
   }
 
   test('client-sent identity headers are removed in every spelling', () => {
@@ -181,9 +184,11 @@ describe('rewriteRequestHeaders', () => {
     assert.equal(out['x-request-id'], 'req-1');
   });
 
-  test('Connection can not remove Host or the body framing', () => {
+  test('Connection can not remove the body framing; Host and Transfer-Encoding are the forwarder\'s to set', () => {
     const out = rewrite({ connection: 'host, content-length, transfer-encoding', host: 'h', 'content-length': '5', 'transfer-encoding': 'chunked' });
-    assert.deepEqual([out.host, out['content-length'], out['transfer-encoding']], ['h', '5', 'chunked']);
+    assert.equal(out['content-length'], '5');
+    assert.equal(out.host, undefined, 'Host is set per target by the forwarder (the client\'s with preserve_host)');
+    assert.equal(out['transfer-encoding'], undefined, 'the forwarder frames the body it sends itself');
   });
 
   test('hop-by-hop headers are removed', () => {

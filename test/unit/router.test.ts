@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Requirement } from '../../src/auth/requirement.ts';
 import { routeMethods } from '../../src/config/warnings.ts';
-import type { UpstreamPool } from '../../src/proxy/upstream.ts';
+import type { Upstream } from '../../src/proxy/upstream.ts';
 import { canonicalHost, compileHost, hostCovers } from '../../src/routing/host.ts';
 import { compilePattern, patternCovers } from '../../src/routing/pattern.ts';
 import type { Route } from '../../src/routing/route.ts';
@@ -27,7 +27,7 @@ function routes(specs: RouteSpec[], caseInsensitive = false): Route[] {
     host: spec.host !== undefined ? compileHost(spec.host) : null,
     auth: 'required',
     requirement: { anyRoles: [], allRoles: [], scopes: [], providers: null } as Requirement,
-    upstream: { name: 'app' } as unknown as UpstreamPool,
+    upstream: { name: 'app' } as unknown as Upstream,
     stripPrefix: false,
     timeoutMs: 30_000,
     maxBody: null,

@@ -1,0 +1,84 @@
+// One upstream target: its address, the undici pool that holds its keep-alive connections, and what the
+// health checks (active, health.ts; passive, outlier.ts) have found out about it.
+import { isIP } from 'node:net';
+import { buildConnector, Pool } from 'undici';
+import type { Attempt } from './forward.ts';
+
+export interface TargetOptions {
+  /** Connections to the target at once; further requests wait for a free one (queue_timeout). */
+  readonly maxConnections: number;
+  readonly connectTimeoutMs: number;
+  /** Forward the client's Host (true) or the target's own (false). */
+  readonly preserveHost: boolean;
+}
+
+// Idle upstream connections are closed before common server keep-alive timeouts (Node's 5 s) would
+// close them under us, which would turn the next request on that socket into a spurious 502.
+const IDLE_SOCKET_MS = 4000;
+
+export class UpstreamTarget {
+  readonly url: string;
+  /** host:port of the configured URL: the metric label and the access log's upstream_target. */
+  readonly label: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly https: boolean;
+  /** The path of the target URL without its trailing "/": forwarded paths go under it. */
+  readonly basePath: string;
+  /** The Host sent when the client's is not (preserve_host: false), as the target URL writes it. */
+  readonly ownHost: string;
+  /** The TLS name: the URL's host name, never the client's Host (undici would otherwise take it from there). */
+  readonly servername: string;
+  readonly maxConnections: number;
+  readonly preserveHost: boolean;
+  readonly pool: Pool;
+
+  /** Requests dispatched to this target and not finished (least_request; whether a request must queue). */
+  inFlight = 0;
+  /** Requests waiting for a free connection (target-queue.ts). */
+  readonly waiting: Attempt[] = [];
+  /** Active checks' verdict: true until health_check says otherwise. */
+  healthy = true;
+  /** Passive checks: ejected until this time (ms since the epoch); 0 when not ejected. */
+  ejectedUntil = 0;
+  consecutiveFailures = 0;
+  /** Ejections in a row, for the doubling of ejection_time. */
+  ejections = 0;
+
+  constructor(url: string, options: TargetOptions) {
+    const parsed = new URL(url);
+    this.url = url;
+    this.https = parsed.protocol === 'https:';
+    this.hostname = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+    this.port = parsed.port === '' ? (this.https ? 443 : 80) : Number(parsed.port);
+    this.label = `${parsed.hostname}:${this.port}`;
+    this.ownHost = parsed.host;
+    const path = parsed.pathname;
+    this.basePath = path.endsWith('/') ? path.slice(0, -1) : path;
+    this.servername = this.hostname;
+    this.maxConnections = options.maxConnections;
+    this.preserveHost = options.preserveHost;
+    // undici derives the TLS server name (SNI, and the name the certificate must carry) from the Host
+    // header unless it is told one. With preserve_host, that is the public name the client asked for, not
+    // the upstream's: the connector always names the target's own host, and none for an IP address.
+    const sni = isIP(this.hostname) === 0 ? this.hostname : undefined;
+    const connector = buildConnector({ timeout: options.connectTimeoutMs, ...(sni !== undefined ? { servername: sni } : {}) });
+    this.pool = new Pool(parsed.origin, {
+      connections: options.maxConnections,
+      pipelining: 1,
+      keepAliveTimeout: IDLE_SOCKET_MS,
+      keepAliveMaxTimeout: IDLE_SOCKET_MS,
+      connect: (opts, callback) => connector({ ...opts, servername: sni ?? '' }, callback),
+      strictContentLength: true,
+    });
+  }
+
+  /** Whether the target may get requests now (healthy, and not ejected). */
+  isUp(now: number): boolean {
+    return this.healthy && this.ejectedUntil <= now;
+  }
+
+  close(): void {
+    void this.pool.destroy().catch(() => {});
+  }
+}

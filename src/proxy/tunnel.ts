@@ -1,0 +1,127 @@
+// WebSocket tunnels: the handshake is sent to the target on a connection of its own (never pooled: it
+// becomes the tunnel, or is closed), and once the target answers 101 the two sockets are joined. A target
+// that refuses the handshake has its answer relayed and both connections closed. node:http does this in
+// a few lines, with none of the patches http-proxy needed (docs/PERFORMANCE.md says why not undici).
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { UpstreamFailure } from './forward.ts';
+import type { UpstreamTarget } from './target.ts';
+
+export interface TunnelSpec {
+  readonly target: UpstreamTarget;
+  readonly path: string;
+  /** [name, value, ...] as forwardedHeaders() makes them for an upgrade, ending with the host slot. */
+  readonly headers: string[];
+  readonly clientHost: string | undefined;
+  /** Bytes the client sent after its handshake. */
+  readonly head: Buffer;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface TunnelEvents {
+  /** The target answered: 101 (a tunnel now runs) or its refusal, relayed. */
+  answered(status: number): void;
+  /** No answer: the client gets this failure (nothing has been written to it yet). */
+  failed(failure: UpstreamFailure, cause: string | undefined): void;
+}
+
+class TunnelTimeout extends Error {
+  readonly code = 'UPSTREAM_TIMEOUT';
+}
+
+class ConnectTimeout extends Error {
+  readonly code = 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+/** How long a client whose handshake was refused may take to close its side before it is cut. */
+const LINGER_MS = 2000;
+
+export function openTunnel(client: Duplex, spec: TunnelSpec, events: TunnelEvents): void {
+  const { target } = spec;
+  spec.headers[spec.headers.length - 1] = target.preserveHost && spec.clientHost !== undefined ? spec.clientHost : target.ownHost;
+  const options: https.RequestOptions = {
+    host: target.hostname,
+    port: target.port,
+    method: 'GET',
+    path: target.basePath + spec.path,
+    headers: spec.headers as unknown as http.OutgoingHttpHeaders,
+    agent: false,
+    timeout: spec.connectTimeoutMs,
+    // TLS names and verifies the target's own host, never the Host the client sent.
+    ...(target.https ? { servername: target.servername } : {}),
+  };
+  const upstream = target.https ? https.request(options) : http.request(options);
+  let answered = false;
+  const fail = (failure: UpstreamFailure, cause: string | undefined) => {
+    if (answered) return;
+    answered = true;
+    upstream.destroy();
+    events.failed(failure, cause);
+  };
+  let connected = false;
+  upstream.on('socket', (socket) => {
+    // connect_timeout until connected; from then to the answer, the route's timeout; the tunnel itself
+    // may then stay quiet for ever.
+    socket.once(target.https ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      upstream.setTimeout(spec.timeoutMs);
+    });
+  });
+  upstream.on('timeout', () => upstream.destroy(connected ? new TunnelTimeout('the upstream did not answer the handshake in time') : new ConnectTimeout('no connection in time')));
+  upstream.on('error', (err: Error & { code?: string }) => fail(err instanceof TunnelTimeout ? 'timeout' : 'unavailable', err.code));
+  upstream.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+    answered = true;
+    upstream.setTimeout(0);
+    join(client, socket, res, head, spec.head);
+    events.answered(101);
+  });
+  upstream.on('response', (res: IncomingMessage) => {
+    answered = true;
+    relayRefusal(client, res, upstream);
+    events.answered(res.statusCode ?? 502);
+  });
+  // Whatever ends the client's side before an answer ends the upstream's.
+  client.once('close', () => upstream.destroy());
+  upstream.end();
+}
+
+function join(client: Duplex, upstream: Duplex, res: IncomingMessage, upstreamHead: Buffer, clientHead: Buffer): void {
+  let head = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2) head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  client.write(head + '\r\n');
+  if (upstreamHead.length > 0) client.write(upstreamHead);
+  if (clientHead.length > 0) upstream.write(clientHead);
+  upstream.on('error', () => upstream.destroy());
+  // One side going away, however (end, error, the shutdown deadline), ends the other.
+  upstream.once('close', () => client.destroy());
+  client.once('close', () => upstream.destroy());
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+/**
+ * The target said no: its answer goes to the client with "Connection: close", and the client's socket is
+ * read to its end (so that its close is noticed) and cut after a grace period: whatever else it sends must
+ * never become part of another request. The upstream connection was never pooled and is closed.
+ */
+function relayRefusal(client: Duplex, res: IncomingMessage, request: http.ClientRequest): void {
+  let head = `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2) {
+    const name = res.rawHeaders[i]!.toLowerCase();
+    if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding') head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  }
+  // Without a Content-Length, the body (de-chunked here) ends where the connection does.
+  client.write(`${head}connection: close\r\n\r\n`);
+  res.on('data', (chunk: Buffer) => client.write(chunk));
+  res.once('end', () => {
+    client.end();
+    request.destroy();
+    client.resume();
+    const timer = setTimeout(() => client.destroy(), LINGER_MS);
+    timer.unref();
+    client.once('close', () => clearTimeout(timer));
+  });
+  res.once('error', () => client.destroy());
+}

@@ -1,0 +1,95 @@
+// From an allowed decision to the upstream: the header lines it gets, the body (only when the client's
+// headers frame one), the key that keeps a caller on one target, then the HTTP exchange (proxy/forward.ts)
+// or the WebSocket tunnel (proxy/tunnel.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readClaim } from '../auth/claims.ts';
+import type { Forward } from '../pipeline/decision.ts';
+import { HttpExchange } from '../proxy/forward.ts';
+import { forwardedHeaders } from '../proxy/headers.ts';
+import { clientIp } from '../proxy/trust.ts';
+import { openTunnel } from '../proxy/tunnel.ts';
+import type { Upstream } from '../proxy/upstream.ts';
+import type { RequestContext } from './request-context.ts';
+
+/** Node's own test of a 100-continue expectation ("100-continue" among other tokens counts, as it does there). */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+export function forwardHttp(context: RequestContext, res: ServerResponse, decision: Forward): void {
+  const { req } = context;
+  const route = decision.route;
+  const headers = forwardedHeaders(req.headers, context.active.config.forward, decision.identity, {
+    requestId: context.id,
+    remoteAddress: context.client,
+    host: req.headers.host,
+    encrypted: false,
+    upgrade: false,
+  });
+  // A body is sent only when the headers the upstream gets frame it: Content-Length as declared, or
+  // chunked. Node's parser frames by the same headers; whatever else might follow is never forwarded.
+  const declared = req.headers['content-length'];
+  const framed = declared !== undefined || req.headers['transfer-encoding'] !== undefined;
+  // "Expect: 100-continue" is answered only now that the request is allowed: a client about to send a
+  // large body to a route it may not use is refused before it sends it.
+  if (req.httpVersion === '1.1' && req.headers.expect !== undefined && CONTINUE.test(req.headers.expect)) res.writeContinue();
+  const exchange = new HttpExchange(
+    {
+      upstream: route.upstream,
+      method: context.method,
+      path: decision.upstreamPath,
+      headers,
+      clientHost: req.headers.host,
+      body: framed ? req : null,
+      hashKey: hashKeyOf(route.upstream, decision, context),
+      timeoutMs: route.timeoutMs,
+      maxBody: framed && declared === undefined ? route.maxBody : null,
+    },
+    context,
+    res,
+  );
+  context.exchange = exchange;
+  exchange.start();
+}
+
+export function forwardUpgrade(context: RequestContext, decision: Forward, head: Buffer, done: (status: number) => void): void {
+  const { req } = context;
+  const upstream = decision.route.upstream;
+  const target = upstream.choose(hashKeyOf(upstream, decision, context), null);
+  if (target === undefined) return context.failed('no_healthy', undefined);
+  context.upstreamAttempts = 1;
+  context.upstreamTarget = target.label;
+  const headers = forwardedHeaders(req.headers, context.active.config.forward, decision.identity, {
+    requestId: context.id,
+    remoteAddress: context.client,
+    host: req.headers.host,
+    encrypted: false,
+    upgrade: true,
+  });
+  openTunnel(
+    context.socket,
+    { target, path: decision.upstreamPath, headers, clientHost: req.headers.host, head, timeoutMs: decision.route.timeoutMs, connectTimeoutMs: upstream.connectTimeoutMs },
+    { answered: done, failed: (failure, cause) => context.failed(failure, cause) },
+  );
+}
+
+/** The value balance: hash keeps a caller on one target by; undefined spreads the request round robin. */
+function hashKeyOf(upstream: Upstream, decision: Forward, context: RequestContext): string | undefined {
+  const key = upstream.hashKey;
+  if (key === null) return undefined;
+  switch (key.kind) {
+    case 'sub':
+      return decision.identity?.subject;
+    case 'ip':
+      return clientIp(context.client, headerText(context.req, 'x-forwarded-for'), context.active.config.forward.trust);
+    case 'claim': {
+      const value = decision.identity === null ? undefined : readClaim(decision.identity.claims, key.path);
+      return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+    }
+    case 'header':
+      return headerText(context.req, key.name);
+  }
+}
+
+function headerText(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,6 +1,7 @@
 // Request-target normalization: the one place that decides what path a request is for. Routes are matched
 // against its output and upstreams receive its output, so the gateway and the upstream can not disagree
 // about which resource was asked for. Anything an upstream might read differently is refused (400).
+import { hasAsciiLookalike } from '../text/ascii-lookalike.ts';
 
 export type PathRejection =
   | 'path_not_origin_form'
@@ -162,29 +163,6 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
   }
   // An upstream that decodes twice would see "%2e" as ".", "%2f" as "/".
   if (/%[0-9A-Fa-f]{2}/.test(decoded)) return { rejected: 'path_double_encoding' };
-  if (NON_ASCII.test(decoded) && hasAsciiLookalike(decoded)) return { rejected: 'path_confusable' };
+  if (hasAsciiLookalike(decoded)) return { rejected: 'path_confusable' };
   return { text, decoded };
-}
-
-const NON_ASCII = /[^\x00-\x7f]/;
-const ASCII = /[\x00-\x7f]/;
-const ASCII_THEN_MARKS = /^[\x00-\x7f]\p{M}*$/u;
-/** Slash look-alikes that Windows "best fit" code-page conversion turns into "/" or "\\". */
-const BEST_FIT_SLASHES = new Set(['\u2044', '\u2215', '\u2216', '\u29f5', '\u29f8', '\u29f9']);
-
-/**
- * A non-ASCII character that an upstream may read as ASCII: by compatibility normalization (NFKC turns
- * "ａｄｍｉｎ" into "admin", "／" into "/", "‥" into ".."), by simple case mapping in a case-insensitive
- * comparison (Java and .NET fold the dotless "ı" and "İ" to "i", "ſ" to "s", the Kelvin sign to "k"), or by
- * Windows best-fit conversion. Routes are matched on what the client sent, so "/adm%C4%B1n" would miss an
- * /admin route here and reach /admin there. Full case mappings into several letters ("ß" -> "SS") are
- * not simple mappings and are allowed.
- */
-function hasAsciiLookalike(decoded: string): boolean {
-  for (const ch of decoded) {
-    if (!NON_ASCII.test(ch)) continue;
-    if (BEST_FIT_SLASHES.has(ch) || ASCII.test(ch.normalize('NFKC'))) return true;
-    if (ASCII_THEN_MARKS.test(ch.toLowerCase()) || ASCII_THEN_MARKS.test(ch.toUpperCase())) return true;
-  }
-  return false;
 }

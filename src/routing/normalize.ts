@@ -14,6 +14,7 @@ export type PathRejection =
   | 'path_above_root'
   | 'path_dot_parameter'
   | 'path_parameter'
+  | 'path_encoded_delimiter'
   | 'path_confusable'
   | 'path_trailing_dot';
 
@@ -32,6 +33,7 @@ const MESSAGES: Record<PathRejection, string> = {
   path_above_root: 'the path climbs above the root with ".."',
   path_dot_parameter: 'the path contains a dot segment with parameters (such as "..;")',
   path_parameter: 'the path contains a ";" (matrix parameter), which some upstreams strip before routing',
+  path_encoded_delimiter: 'the path contains an encoded "?" or "#" (%3F, %23), which some upstreams decode and read as the end of the path',
   path_confusable: 'the path contains a character that some upstreams read as a different ASCII character',
   path_trailing_dot: 'a path segment ends with a dot or a space',
 };
@@ -42,6 +44,8 @@ function reject(code: PathRejection): NormalizedTarget {
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
+const QUESTION_MARK = 0x3f;
+const HASH = 0x23;
 
 /** Unreserved characters (RFC 3986 §2.3): their percent-encodings are decoded during normalization. */
 function isUnreserved(c: number): boolean {
@@ -137,7 +141,7 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 0x5c) return { rejected: 'path_backslash' };
-    if (c === 0x23) return { rejected: 'path_fragment' };
+    if (c === HASH) return { rejected: 'path_fragment' };
     if (c !== 0x25) {
       if (!isRawPathChar(c)) return { rejected: 'path_bad_character' };
       text += raw[i];
@@ -146,6 +150,9 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
     const hex = raw.slice(i + 1, i + 3);
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { rejected: 'path_bad_encoding' };
     const byte = parseInt(hex, 16);
+    // An upstream (or a proxy behind it) that decodes the path and parses it again reads "/admin%3F/x" as
+    // "/admin" with the query "/x": the gateway matched a path that upstream never serves.
+    if (byte === QUESTION_MARK || byte === HASH) return { rejected: 'path_encoded_delimiter' };
     text += isUnreserved(byte) ? String.fromCharCode(byte) : '%' + hex.toUpperCase();
     i += 2;
   }

@@ -1,0 +1,51 @@
+// Checks of the request message itself, before its path is even read: the Host it is for. Each refuses
+// what the gateway and an upstream could read as two different requests.
+import { isIPv6 } from 'node:net';
+import { countHeader } from '../auth/extract.ts';
+import type { RequestFacts } from './decide.ts';
+import { deny, type Denial } from './decision.ts';
+
+/**
+ * Exactly one Host, and one that every URL parser reads as the host the route was chosen by (RFC 9112 §3.2:
+ * `uri-host [":" port]`, answered 400 otherwise). "evil@admin.example.com", "admin.example.com/x",
+ * "admin.example.com\x" or "admin.example.com?" match no `host: admin.example.com` route here, while an
+ * upstream that builds a URL from the Host reads each of them as admin.example.com. A missing or empty
+ * Host is refused too, on HTTP/1.0 as well: with nothing to forward, the upstream request would be given
+ * the target's own host, the one virtual host the client never asked for.
+ */
+export function checkHost(request: RequestFacts): Denial | undefined {
+  const host = request.headers.host;
+  if (host === undefined) {
+    // explain, which has no connection (no httpVersion), may be asked about a path without a host.
+    if (request.httpVersion === undefined) return undefined;
+    return deny(400, 'host_missing', request.httpVersion === '1.1' ? 'an HTTP/1.1 request needs a Host header' : 'the request needs a Host header');
+  }
+  if (countHeader(request.rawHeaders, 'host') > 1) return deny(400, 'host_duplicated', 'the request has more than one Host header');
+  if (host === '') return deny(400, 'host_missing', 'the Host header is empty');
+  return isHostAndPort(host) ? undefined : deny(400, 'host_invalid', 'the Host header must be a host name, an IPv4 address or a bracketed IPv6 address, with an optional port');
+}
+
+/** A name of letters, digits, "-" and "_" in dot-separated labels (a trailing dot allowed), then a port. */
+const NAME_AND_PORT = /^((?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?)(?::[0-9]{0,5})?$/;
+const IPV6_AND_PORT = /^\[([0-9A-Fa-f:.]+)\](?::[0-9]{0,5})?$/;
+/** A label URL parsers take for a number, which makes the whole name an IPv4 address to them (WHATWG). */
+const NUMERIC_LABEL = /^(?:[0-9]+|0[xX][0-9A-Fa-f]*)$/;
+const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
+/**
+ * Percent-encodings, "@", "/", "\\", "?", "#", sub-delims and non-ASCII are refused: RFC 3986 allows some
+ * of them in a reg-name, but URL parsers decode, strip or cut at them. A name whose last label is a number
+ * ("127.1", "0x7f.0.0.1", "2130706433") is read as an IPv4 address by URL parsers: it must then be one
+ * written the one plain way, four decimal octets.
+ */
+function isHostAndPort(host: string): boolean {
+  if (host.charCodeAt(0) === 0x5b) {
+    const v6 = IPV6_AND_PORT.exec(host);
+    return v6 !== null && isIPv6(v6[1]!);
+  }
+  const named = NAME_AND_PORT.exec(host);
+  if (named === null) return false;
+  const name = named[1]!.endsWith('.') ? named[1]!.slice(0, -1) : named[1]!;
+  const last = name.slice(name.lastIndexOf('.') + 1);
+  return !NUMERIC_LABEL.test(last) || DOTTED_QUAD.test(name);
+}

@@ -1,4 +1,4 @@
-// The request pipeline, top to bottom: check the message (Host) -> normalize -> match route -> extract token -> verify -> authorize ->
+// The request pipeline, top to bottom: check the message (Host, framing) -> normalize -> match route -> extract token -> verify -> authorize ->
 // body limit.
 // Each stage either hands the next one its value or returns a Denial. The server forwards what this
 // allows; explain prints the same stages without calling anything. Only a signature check waits: a
@@ -12,7 +12,7 @@ import type { CompiledConfig } from '../config/compile.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import type { Route } from '../routing/route.ts';
 import { deny, type Decision, type Denial, type Trace } from './decision.ts';
-import { checkHost } from './request-checks.ts';
+import { checkFraming, checkHost } from './request-checks.ts';
 
 /** What the pipeline looks at: an IncomingMessage has all of it; explain builds one from its arguments. */
 export interface RequestFacts {
@@ -33,7 +33,7 @@ export function decide(
   trace?: Trace,
   verify: VerifyFunction = verifyToken,
 ): Awaitable<Decision> {
-  const messageProblem = checkHost(request);
+  const messageProblem = checkHost(request) ?? checkFraming(request);
   if (messageProblem !== undefined) {
     trace?.push({ stage: 'normalize', outcome: 'fail', detail: messageProblem.message });
     return messageProblem;

@@ -16,6 +16,8 @@ export interface Denial {
   readonly challenge?: { readonly error?: BearerError; readonly scope?: string };
   /** Set on 405. */
   readonly allow?: readonly string[];
+  /** The connection can not carry another request after this one (its framing is in doubt). */
+  readonly closeConnection?: boolean;
   readonly route?: Route;
   readonly identity?: Identity;
 }

@@ -1,5 +1,5 @@
-// Checks of the request message itself, before its path is even read: the Host it is for. Each refuses
-// what the gateway and an upstream could read as two different requests.
+// Checks of the request message itself, before its path is even read: the Host it is for, and how its body
+// is framed. Each refuses what the gateway and an upstream could read as two different requests.
 import { isIPv6 } from 'node:net';
 import { countHeader } from '../auth/extract.ts';
 import type { RequestFacts } from './decide.ts';
@@ -48,4 +48,31 @@ function isHostAndPort(host: string): boolean {
   const name = named[1]!.endsWith('.') ? named[1]!.slice(0, -1) : named[1]!;
   const last = name.slice(name.lastIndexOf('.') + 1);
   return !NUMERIC_LABEL.test(last) || DOTTED_QUAD.test(name);
+}
+
+/**
+ * A body is framed one way or not at all (RFC 9112 §6.3). Node's parser refuses most ambiguous framings
+ * itself, but accepts an empty Transfer-Encoding line before a Content-Length (and frames by the length),
+ * and joins a "chunked" line and an empty one into "chunked, ". Forwarded, such a message leaves the
+ * upstream to choose between the two framings, or to read an encoding list no other server reads the same
+ * way: the request an upstream reads after it could be one no check has seen. The connection is closed
+ * after the refusal, since where the next request starts is exactly what is in doubt.
+ */
+export function checkFraming(request: RequestFacts): Denial | undefined {
+  const encoding = request.headers['transfer-encoding'];
+  if (encoding === undefined) return undefined;
+  if (request.headers['content-length'] !== undefined) {
+    return deny(400, 'framing_conflict', 'the request has both Transfer-Encoding and Content-Length', { closeConnection: true });
+  }
+  return hasEmptyElement(encoding)
+    ? deny(400, 'framing_empty_encoding', 'the request\'s Transfer-Encoding has an empty element', { closeConnection: true })
+    : undefined;
+}
+
+/** "", " ", "chunked, ", ", chunked", "gzip,,chunked": a list element that is empty or only whitespace. */
+function hasEmptyElement(list: string): boolean {
+  for (const element of list.split(',')) {
+    if (element.trim() === '') return true;
+  }
+  return false;
 }

@@ -76,11 +76,16 @@ export interface AttackerServer {
   close(): Promise<void>;
 }
 
-export async function startAttackerServer(body: unknown = { keys: [] }): Promise<AttackerServer> {
+/** `respond`, when given, answers instead of the JSON body (redirects, bombs...). */
+export async function startAttackerServer(
+  body: unknown = { keys: [] },
+  respond?: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<AttackerServer> {
   const hits: string[] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
     hits.push(req.url ?? '');
+    if (respond !== undefined) return respond(req, res);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   });

@@ -3,7 +3,8 @@
 import http from 'node:http';
 import { compileConfig, type CompiledConfig } from '../config/compile.ts';
 import { loadConfigFile, loadConfigOrThrow, loadConfigText, type LoadedConfig } from '../config/load.ts';
-import { formatProblem } from '../config/problems.ts';
+import { defaultSecretProblems, defaultSecretsAllowed } from '../config/default-secrets.ts';
+import { ConfigError, formatProblem } from '../config/problems.ts';
 import { createAdminServer } from './admin.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { Gateway } from './gateway.ts';
@@ -30,6 +31,11 @@ export interface StartOptions {
   /** Override server.port / server.admin_port (the CLI's --port, the tests' 0). */
   readonly port?: number;
   readonly adminPort?: number;
+  /**
+   * Serve with a provider secret that is the ${VAR:-fallback} written in the file (the demo; also
+   * PORTCULLIS_ALLOW_DEFAULT_SECRETS=1 in `env`). Otherwise such a config is refused, at start and reload.
+   */
+  readonly allowDefaultSecrets?: boolean;
 }
 
 export interface RunningGateway {
@@ -54,6 +60,9 @@ const NEW_KEYS_WAIT_MS = 5000;
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
   const loaded = options.loaded ?? loadConfigOrThrow(options.configFile, env);
+  const allowDefaultSecrets = defaultSecretsAllowed(env, options.allowDefaultSecrets);
+  const refused = allowDefaultSecrets ? [] : defaultSecretProblems(loaded);
+  if (refused.length > 0) throw new ConfigError(refused);
   const initialLevel = loaded.config.server?.log_level ?? 'info';
   const logger = options.logger ?? createLogger(initialLevel);
   let holder: ConfigHolder | undefined;
@@ -109,9 +118,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
   const reloadOnce = async (trigger: string, text: string | undefined): Promise<boolean> => {
     const result = text === undefined ? loadConfigFile(options.configFile, env) : loadConfigText(options.configFile, text, env);
-    if (!result.ok) {
+    const problems = result.ok ? (allowDefaultSecrets ? [] : defaultSecretProblems(result.loaded)) : result.problems;
+    if (!result.ok || problems.length > 0) {
       metrics.reload(false);
-      logger.error({ trigger, problems: result.problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
+      logger.error({ trigger, problems: problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
     let next: CompiledConfig;

@@ -197,7 +197,7 @@ routes:
     assert.deepEqual(config.server, { port: 8080, host: '127.0.0.1' });
     assert.equal(config.providers?.[0]?.audience, 'pre-api-post');
     assert.equal(config.providers?.[0]?.secret, SECRET);
-    assert.deepEqual([...defaulted].sort(), ['providers.0.audience', 'server.host', 'server.port']);
+    assert.deepEqual([...defaulted].sort(), [['providers.0.audience', ['AUD']], ['server.host', ['HOST']], ['server.port', ['PORT']]]);
   });
 
   test('set variables win over defaults, and an empty one falls back to its default', () => {
@@ -205,7 +205,7 @@ routes:
     assert.equal(result.ok, true);
     if (!result.ok) return;
     assert.deepEqual(result.loaded.config.server, { port: 9090, host: '127.0.0.1' });
-    assert.deepEqual([...result.loaded.defaulted], ['server.host']);
+    assert.deepEqual([...result.loaded.defaulted], [['server.host', ['HOST']]]);
   });
 
   test('"$${" writes a literal "${"', () => {

@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type http from 'node:http';
 import type { LoadedConfig } from '../config/load.ts';
 import { createAdminServer } from '../server/admin.ts';
+import { applyClientTimeouts } from '../server/client-limits.ts';
 import type { Logger } from '../server/logger.ts';
 import { reloadCounter } from '../server/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
@@ -106,7 +107,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     return { contentType: registry.contentType, body: (await workerMetrics.render(fresh)) + (await registry.metrics()) };
   };
 
-  const admin = createAdminServer({ readiness, metrics });
+  const admin = createAdminServer({ readiness, metrics }, sync.settings);
   await new Promise<void>((resolve, reject) => {
     admin.once('error', reject);
     admin.listen(options.adminPort ?? sync.settings.adminPort, sync.settings.adminHost, resolve);
@@ -114,7 +115,11 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   logger.info({ admin_port: (admin.address() as { port: number }).port, workers: options.workers }, 'portcullis primary started');
   for (let i = 0; i < options.workers; i++) fork();
 
-  const reload = (trigger: string) => sync.reload(trigger);
+  const reload = (trigger: string) =>
+    sync.reload(trigger).then((ok) => {
+      applyClientTimeouts(admin, sync.settings);
+      return ok;
+    });
   const watcher = watchConfig(options.configFile, () => void reload('file changed'));
 
   const stop = async (): Promise<void> => {

@@ -9,6 +9,7 @@ import { createAdminServer } from './admin.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { Gateway } from './gateway.ts';
 import { handleClientError } from './client-error.ts';
+import { applyClientTimeouts, clientLimits } from './client-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
@@ -95,10 +96,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let admin: http.Server | undefined;
   let adminPort: number | undefined;
   if (options.admin !== false) {
-    admin = createAdminServer({
-      readiness,
-      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    });
+    admin = createAdminServer(
+      {
+        readiness,
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      },
+      settings,
+    );
     await listen(admin, settings.adminPort, settings.adminHost);
     adminPort = (admin.address() as { port: number }).port;
   }
@@ -135,6 +139,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     await firstKeys(next, NEW_KEYS_WAIT_MS);
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
+    if (admin !== undefined) applyClientTimeouts(admin, next.settings);
     logger.level = result.loaded.config.server?.log_level ?? 'info';
     holder!.replace(next);
     metrics.reload(true);
@@ -186,23 +191,11 @@ function withOverrides(settings: Settings, options: StartOptions): Settings {
 
 function serverOptions(settings: Settings): http.ServerOptions {
   return {
-    // Never the lenient parser: it is what request smuggling needs (CL+TE, obs-fold, bare LF).
-    insecureHTTPParser: false,
-    maxHeaderSize: settings.maxHeaderBytes,
-    requestTimeout: settings.requestTimeoutMs,
-    headersTimeout: settings.headersTimeoutMs,
-    keepAliveTimeout: settings.keepAliveTimeoutMs,
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(settings.headersTimeoutMs / 4))),
+    ...clientLimits(settings),
     // The pipeline refuses a missing or repeated Host itself, with the same JSON error as any refusal.
     requireHostHeader: false,
     noDelay: true,
   };
-}
-
-function applyClientTimeouts(server: http.Server, settings: Settings): void {
-  server.requestTimeout = settings.requestTimeoutMs;
-  server.headersTimeout = settings.headersTimeoutMs;
-  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {

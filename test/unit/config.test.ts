@@ -257,21 +257,21 @@ describe('loadConfigText: warnings', () => {
 
   test('a route that an earlier one always takes is shadowed', () => {
     assert.deepEqual(warnings(withRoutes(API_ROUTE + '  - name: orders\n    prefix: /api/orders\n    upstream: app\n')), [
-      'gw.yaml:11:5: warning: routes[1]: route "orders" never matches: route "api" (line 8) comes first and matches all its requests',
+      'gw.yaml:11:5: warning: routes[1]: route "orders" never matches: route "api" (gw.yaml:8) comes first and matches all its requests',
     ]);
   });
 
   test('a public route in front of a protected one is pointed out (full overlap)', () => {
     const routes = API_ROUTE + '    auth: public\n  - name: orders\n    path: /api/orders\n    upstream: app\n';
     assert.deepEqual(warnings(withRoutes(routes)), [
-      'gw.yaml:12:5: warning: routes[1]: public route "api" (line 8) matches every request of protected route "orders", which therefore never asks for a token',
+      'gw.yaml:12:5: warning: routes[1]: public route "api" (gw.yaml:8) matches every request of protected route "orders", which therefore never asks for a token',
     ]);
   });
 
   test('a public route in front of a protected one is pointed out (partial overlap)', () => {
     const routes = API_ROUTE + '    auth: public\n    methods: [GET]\n  - name: orders\n    prefix: /api/orders\n    upstream: app\n';
     assert.deepEqual(warnings(withRoutes(routes)), [
-      'gw.yaml:13:5: warning: routes[1]: public route "api" (line 8) comes first and takes some requests of protected route "orders" without a token',
+      'gw.yaml:13:5: warning: routes[1]: public route "api" (gw.yaml:8) comes first and takes some requests of protected route "orders" without a token',
     ]);
   });
 

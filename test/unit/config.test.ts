@@ -275,6 +275,15 @@ describe('loadConfigText: warnings', () => {
     ]);
   });
 
+  test('a role or scope no token can carry (a space, a comma, a look-alike) is a warning at that value', () => {
+    const routes = API_ROUTE + '    roles: [admin, "Order Admins"]\n    scopes: ["read,write", "r\\u0131ad"]\n';
+    assert.deepEqual(warnings(withRoutes(routes)), [
+      'gw.yaml:11:20: warning: routes[0].roles[1]: this role can never be met: a token\'s roles with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway\'s own checks too (see forward.headers)',
+      'gw.yaml:12:14: warning: routes[0].scopes[0]: this scope can never be met: a token\'s scopes with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway\'s own checks too (see forward.headers)',
+      'gw.yaml:12:28: warning: routes[0].scopes[1]: this scope can never be met: a token\'s scopes with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway\'s own checks too (see forward.headers)',
+    ]);
+  });
+
   test('routes that can not both match give no warning', () => {
     const routes = API_ROUTE + '    auth: public\n  - name: other\n    prefix: /apix\n    upstream: app\n';
     assert.deepEqual(warnings(withRoutes(routes)), []);

@@ -48,13 +48,21 @@ export async function runCommand(args: readonly string[], hooks: RunHooks = {}):
 
   const loaded = loadConfigOrThrow(file);
   // Refused before anything listens, in cluster mode too (the primary starts no gateway of its own).
-  const refused = defaultSecretsAllowed(process.env, allowDefaultSecrets) ? [] : defaultSecretProblems(loaded);
+  const allowed = defaultSecretsAllowed(process.env, allowDefaultSecrets);
+  const refused = allowed ? [] : defaultSecretProblems(loaded);
   if (refused.length > 0) throw new ConfigError(refused);
   const settings = resolveSettings(loaded.config.server);
   let target: Stoppable;
   if (settings.workers > 1) {
     const logger = createLogger(settings.logLevel);
-    const primary = await startPrimary({ configFile: file, loaded, workers: settings.workers, logger, ...(ports.adminPort !== undefined ? { adminPort: ports.adminPort } : {}) });
+    const primary = await startPrimary({
+      configFile: file,
+      loaded,
+      workers: settings.workers,
+      logger,
+      allowDefaultSecrets: allowed,
+      ...(ports.adminPort !== undefined ? { adminPort: ports.adminPort } : {}),
+    });
     target = { logger, ...primary };
   } else {
     const gateway = await startGateway({ configFile: file, loaded, allowDefaultSecrets, ...ports });

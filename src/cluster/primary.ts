@@ -23,6 +23,8 @@ export interface PrimaryOptions {
   readonly workers: number;
   readonly adminPort?: number;
   readonly logger: Logger;
+  /** Accept a provider secret that is the file's ${VAR:-fallback} on reload (checked at start by the CLI). */
+  readonly allowDefaultSecrets: boolean;
 }
 
 /** A worker that dies this soon after starting is crash-looping: wait before the next one. */
@@ -47,7 +49,15 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   /** Workers that have said they serve and listen for questions. */
   const ready = new Set<Worker>();
   const readyWorkers = () => [...ready].filter((w) => w.isConnected());
-  const sync = new ConfigSync({ configFile: options.configFile, loaded: options.loaded, logger, questions, readyWorkers, reloads });
+  const sync = new ConfigSync({
+    configFile: options.configFile,
+    loaded: options.loaded,
+    logger,
+    questions,
+    readyWorkers,
+    reloads,
+    allowDefaultSecrets: options.allowDefaultSecrets,
+  });
   let stopping = false;
   let crashes = 0;
   const startedAt = new Map<Worker, number>();

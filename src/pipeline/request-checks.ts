@@ -26,28 +26,38 @@ export function checkHost(request: RequestFacts): Denial | undefined {
 }
 
 /** A name of letters, digits, "-" and "_" in dot-separated labels (a trailing dot allowed), then a port. */
-const NAME_AND_PORT = /^((?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?)(?::[0-9]{0,5})?$/;
+const NAME_AND_PORT = /^(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?(?::[0-9]{0,5})?$/;
 const IPV6_AND_PORT = /^\[([0-9A-Fa-f:.]+)\](?::[0-9]{0,5})?$/;
-/** A label URL parsers take for a number, which makes the whole name an IPv4 address to them (WHATWG). */
-const NUMERIC_LABEL = /^(?:[0-9]+|0[xX][0-9A-Fa-f]*)$/;
 const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+const DOT = 0x2e;
 
 /**
  * Percent-encodings, "@", "/", "\\", "?", "#", sub-delims and non-ASCII are refused: RFC 3986 allows some
  * of them in a reg-name, but URL parsers decode, strip or cut at them. A name whose last label is a number
- * ("127.1", "0x7f.0.0.1", "2130706433") is read as an IPv4 address by URL parsers: it must then be one
- * written the one plain way, four decimal octets.
+ * ("127.1", "0x7f.0.0.1", "2130706433") is read as an IPv4 address by URL parsers (WHATWG): it must then
+ * be one written the one plain way, four decimal octets. A plain host name allocates nothing here.
  */
 function isHostAndPort(host: string): boolean {
   if (host.charCodeAt(0) === 0x5b) {
     const v6 = IPV6_AND_PORT.exec(host);
     return v6 !== null && isIPv6(v6[1]!);
   }
-  const named = NAME_AND_PORT.exec(host);
-  if (named === null) return false;
-  const name = named[1]!.endsWith('.') ? named[1]!.slice(0, -1) : named[1]!;
-  const last = name.slice(name.lastIndexOf('.') + 1);
-  return !NUMERIC_LABEL.test(last) || DOTTED_QUAD.test(name);
+  if (!NAME_AND_PORT.test(host)) return false;
+  const colon = host.indexOf(':');
+  let end = colon === -1 ? host.length : colon;
+  if (host.charCodeAt(end - 1) === DOT) end--;
+  return !isNumericLabel(host, host.lastIndexOf('.', end - 1) + 1, end) || DOTTED_QUAD.test(host.slice(0, end));
+}
+
+/** Digits, or "0x" and hex digits: what URL parsers take for a number. */
+function isNumericLabel(text: string, start: number, end: number): boolean {
+  const hex = end - start >= 2 && text.charCodeAt(start) === 0x30 && (text.charCodeAt(start + 1) | 0x20) === 0x78;
+  for (let i = hex ? start + 2 : start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 0x30 && c <= 0x39;
+    if (!digit && !(hex && (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)) return false;
+  }
+  return true;
 }
 
 /**

@@ -18,10 +18,15 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json gateway.schema.json ./
-# The demo config, so the image starts as is; mount your own over it:
-#   docker run -v $PWD/gateway.yaml:/etc/portcullis/gateway.yaml:ro ...
+# The demo config; mount your own directory over it:
+#   docker run -v $PWD/config:/etc/portcullis:ro -e JWT_SECRET=... portcullis
+# With NODE_ENV=production the gateway refuses to start while a provider's secret is the ${VAR:-fallback}
+# written in the config (the demo's is public): set JWT_SECRET.
 COPY gateway.yaml /etc/portcullis/gateway.yaml
 USER node
+# 9901, the admin listener, binds 127.0.0.1 unless server.admin_host says otherwise (the demo config reads
+# it from ADMIN_HOST): set 0.0.0.0 for a Kubernetes probe or a Prometheus scraper outside the container,
+# and publish the port only on a private network. The HEALTHCHECK below runs inside and needs neither.
 EXPOSE 8080 9901
 # Liveness from the admin port named in the mounted config (GET /healthz).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

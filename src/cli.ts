@@ -16,12 +16,14 @@ const USAGE = `Usage: portcullis [command] [options]
 
 Commands:
   (none)      run the gateway                      portcullis [--config FILE] [--port N] [--admin-port N]
+                                                     [--allow-default-secrets]
   validate    check gateway.yaml, list problems    portcullis validate [--config FILE] [--json]
   token       mint a token for a provider          portcullis token --provider NAME --sub ID [--roles a,b]
                                                      [--scope "x y"] [--ttl 1h] [--claim k=v]... [--config FILE]
   explain     show how a request would be handled  portcullis explain [--config FILE] [--token JWT | --claims JSON]
                                                      [-H 'Name: value']... METHOD URL
-  demo        run the gateway with the bundled echo backend (what npm start does)
+  demo        run the gateway with the bundled echo backend (what npm start does); allows the config's
+              \${VAR:-fallback} secrets, except with NODE_ENV=production
   health      ask a running gateway's admin port       portcullis health [--ready] [--config FILE] [--admin-port N] [--admin-host H]
               for /healthz (--ready: /readyz); exit 0 when it answers 200
   schema      print the JSON Schema of gateway.yaml

@@ -1,6 +1,7 @@
 // Reading claims: dotted paths ("realm_access.roles"), the normalized role and scope lists, and the text
 // of a claim as an upstream header carries it.
 import type { JWTPayload } from 'jose';
+import { isUnambiguousValue } from './claim-text.ts';
 
 export type ClaimPath = readonly string[];
 
@@ -37,9 +38,9 @@ export function scopesOf(payload: JWTPayload): string[] {
 
 /**
  * The header value for a claim: strings as they are, numbers and booleans as text, arrays comma-joined,
- * objects as JSON. Undefined when the claim is missing or can not travel in a header as it is: control
- * characters, or whitespace at either end, which the upstream's parser trims (a "sub" of " admin" would
- * arrive as "admin"). Non-ASCII text is sent as its UTF-8 bytes.
+ * objects as JSON. Undefined when the claim is missing or its text is not one every upstream reads as
+ * exactly that text (claim-text.ts: a "sub" of " admin" or "admin\u0085" would arrive as "admin").
+ * Non-ASCII text is sent as its UTF-8 bytes.
  */
 export function headerValueOf(value: unknown): string | undefined {
   let text: string;
@@ -48,8 +49,7 @@ export function headerValueOf(value: unknown): string | undefined {
   else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
   else if (Array.isArray(value)) text = value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',');
   else text = JSON.stringify(value);
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x08\x0a-\x1f\x7f]|^\s|\s$/.test(text)) return undefined;
+  if (!isUnambiguousValue(text)) return undefined;
   // eslint-disable-next-line no-control-regex
   return /[^\x00-\x7f]/.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
 }

@@ -3,6 +3,7 @@
 // token names an unknown kid, and a failed fetch never throws away the keys already held.
 import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import type { Algorithm } from '../config/schema.ts';
+import { fetchJson } from './jwks-fetch.ts';
 import { KeyFetchError, type KeyFailure } from './key-failure.ts';
 import { ASYMMETRIC_ALGORITHMS, KeysUnavailableError, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
 
@@ -22,7 +23,6 @@ export interface JwksOptions {
   readonly events?: JwksEvents;
 }
 
-const MAX_DOCUMENT_BYTES = 1024 * 1024;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
 
@@ -168,23 +168,6 @@ export class JwksKeySource implements KeySource {
 
 function isNoMatchingKey(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'ERR_JWKS_NO_MATCHING_KEY';
-}
-
-async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown> {
-  const response = await fetch(url, {
-    headers: { accept: 'application/json' },
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (!response.ok) throw new KeyFetchError(`${url} answered HTTP ${response.status}`, { kind: 'http_status', status: response.status });
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_DOCUMENT_BYTES) throw new KeyFetchError(`${url} sent a document over 1 MB`, { kind: 'too_large' });
-  const text = await response.text();
-  if (text.length > MAX_DOCUMENT_BYTES) throw new KeyFetchError(`${url} sent a document over 1 MB`, { kind: 'too_large' });
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new KeyFetchError(`${url} did not send JSON`, { kind: 'not_json' });
-  }
 }
 
 function parseJwks(value: unknown): JSONWebKeySet {

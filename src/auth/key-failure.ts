@@ -6,6 +6,7 @@ export type KeyFailure =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'connect'; readonly code: string }
   | { readonly kind: 'too_large' }
+  | { readonly kind: 'redirect' }
   | { readonly kind: 'not_json' }
   | { readonly kind: 'no_keys' }
   | { readonly kind: 'discovery' }
@@ -32,6 +33,8 @@ export function describeKeyFailure(failure: KeyFailure): string {
       return `could not connect: ${failure.code}`;
     case 'too_large':
       return 'the key set is over 1 MB';
+    case 'redirect':
+      return 'redirected to another origin or to plain http';
     case 'not_json':
       return 'the key set is not JSON';
     case 'no_keys':

@@ -1,6 +1,7 @@
 // The verifier: signature and claims, by jose, against the one provider the token's `iss` names. Every
 // failure becomes a stable code and a sentence safe to show the client (nothing from the token echoed).
 import { decodeJwt, errors, jwtVerify, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { isUnambiguousElement } from './claim-text.ts';
 import { headerValueOf, readClaim, rolesOf, scopesOf, type ClaimPath } from './claims.ts';
 import type { Identity } from './identity.ts';
 import { KeysUnavailableError } from './keys.ts';
@@ -165,16 +166,15 @@ function toIdentity(
 
 /**
  * Lists travel upstream comma-joined ("X-User-Roles: reader,admin"). An element that itself contains a
- * comma, like the role "reader,admin" from a group name someone chose, would read upstream as two values,
- * one of them a role the gateway never granted; one with whitespace around it (" admin") is trimmed by
- * every header parser into a role the gateway did not check. Such elements are dropped, for the gateway's
- * own role checks as well, so that both sides see the same list.
+ * separator, like the role "reader,admin" or "ops admin" from a group name someone chose, would read
+ * upstream as two values, one of them a role the gateway never granted; one ending in a character header
+ * parsers trim (" admin", "admin\u0085") as a role the gateway did not check. Only elements every upstream
+ * reads as themselves are kept (claim-text.ts), for the gateway's own role and scope checks as well, so
+ * that both sides see the same list.
  */
 function withoutSeparators<T>(values: readonly T[]): T[] {
-  return values.filter((v) => typeof v !== 'string' || !AMBIGUOUS_ELEMENT.test(v));
+  return values.filter((v) => typeof v !== 'string' || isUnambiguousElement(v));
 }
-
-const AMBIGUOUS_ELEMENT = /,|^\s|\s$/;
 
 const CLAIM_FAILURES: Record<string, VerificationFailure> = {
   nbf: { code: 'token_not_yet_valid', message: 'the token is not valid yet (nbf)' },

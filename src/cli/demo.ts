@@ -7,15 +7,18 @@ import net from 'node:net';
 import type http from 'node:http';
 import { createEchoServer } from '../echo/echo-server.ts';
 import { loadConfigOrThrow } from '../config/load.ts';
-import { CONFIG_OPTION, configFile, parse } from './args.ts';
-import { runCommand } from './run.ts';
+import { configFile, parse } from './args.ts';
+import { RUN_OPTIONS, runCommand } from './run.ts';
 
 const DEMO_UPSTREAM = 'echo';
 
 export async function demoCommand(args: readonly string[]): Promise<number> {
-  const { values } = parse(args, { ...CONFIG_OPTION, port: { type: 'string' }, 'admin-port': { type: 'string' } });
+  const { values } = parse(args, RUN_OPTIONS);
+  // The demo config's fallback secret is public: fine on a developer's machine, never where NODE_ENV says
+  // production (the Docker image), unless the variable is set or the opt-in is given there by name.
+  const hooks = { allowDefaultSecrets: process.env.NODE_ENV !== 'production' };
   // Cluster workers run this command too; the echo backends belong to the primary.
-  if (cluster.isWorker) return runCommand(args);
+  if (cluster.isWorker) return runCommand(args, hooks);
   const loaded = loadConfigOrThrow(configFile(values.config));
   const echoes: http.Server[] = [];
   for (const [name, upstream] of Object.entries(loaded.config.upstreams)) {
@@ -31,7 +34,13 @@ export async function demoCommand(args: readonly string[]): Promise<number> {
       process.stderr.write(`echo backend for upstream "${name}" on ${url.origin}\n`);
     }
   }
-  return runCommand(args, { onStop: () => echoes.forEach((s) => s.close()) });
+  const closeEchoes = () => echoes.forEach((s) => s.close());
+  try {
+    return await runCommand(args, { ...hooks, onStop: closeEchoes });
+  } catch (err) {
+    closeEchoes(); // or they would keep the process alive after the error
+    throw err;
+  }
 }
 
 function isListening(port: number): Promise<boolean> {

@@ -5,6 +5,7 @@
 // Reloads and catch-ups run one at a time, in order, so a catch-up always sees the latest outcome.
 import type { Worker } from 'node:cluster';
 import type { Counter } from 'prom-client';
+import { defaultSecretProblems } from '../config/default-secrets.ts';
 import { loadConfigFile, type LoadedConfig } from '../config/load.ts';
 import { formatProblem } from '../config/problems.ts';
 import { resolveSettings, type Settings } from '../config/settings.ts';
@@ -20,6 +21,8 @@ export interface ConfigSyncOptions {
   readonly readyWorkers: () => readonly Worker[];
   /** portcullis_config_reloads_total, by result. */
   readonly reloads: Counter<'result'>;
+  /** Accept a provider secret that is the file's ${VAR:-fallback} (config/default-secrets.ts). */
+  readonly allowDefaultSecrets: boolean;
 }
 
 /** A reload compiles the new config and may wait for a new provider's first keys. */
@@ -85,9 +88,10 @@ export class ConfigSync {
     const { logger, reloads } = this.options;
     // Validated once here, so that an invalid edit is refused without disturbing any worker.
     const result = loadConfigFile(this.options.configFile);
-    if (!result.ok) {
+    const problems = result.ok ? (this.options.allowDefaultSecrets ? [] : defaultSecretProblems(result.loaded)) : result.problems;
+    if (!result.ok || problems.length > 0) {
       reloads.labels('failure').inc();
-      logger.error({ trigger, problems: result.problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
+      logger.error({ trigger, problems: problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
     const settings = resolveSettings(result.loaded.config.server);

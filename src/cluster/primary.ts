@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type http from 'node:http';
 import type { LoadedConfig } from '../config/load.ts';
 import { createAdminServer } from '../server/admin.ts';
+import { applyClientTimeouts } from '../server/client-limits.ts';
 import type { Logger } from '../server/logger.ts';
 import { reloadCounter } from '../server/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
@@ -22,6 +23,8 @@ export interface PrimaryOptions {
   readonly workers: number;
   readonly adminPort?: number;
   readonly logger: Logger;
+  /** Accept a provider secret that is the file's ${VAR:-fallback} on reload (checked at start by the CLI). */
+  readonly allowDefaultSecrets: boolean;
 }
 
 /** A worker that dies this soon after starting is crash-looping: wait before the next one. */
@@ -46,7 +49,15 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   /** Workers that have said they serve and listen for questions. */
   const ready = new Set<Worker>();
   const readyWorkers = () => [...ready].filter((w) => w.isConnected());
-  const sync = new ConfigSync({ configFile: options.configFile, loaded: options.loaded, logger, questions, readyWorkers, reloads });
+  const sync = new ConfigSync({
+    configFile: options.configFile,
+    loaded: options.loaded,
+    logger,
+    questions,
+    readyWorkers,
+    reloads,
+    allowDefaultSecrets: options.allowDefaultSecrets,
+  });
   let stopping = false;
   let crashes = 0;
   const startedAt = new Map<Worker, number>();
@@ -106,7 +117,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     return { contentType: registry.contentType, body: (await workerMetrics.render(fresh)) + (await registry.metrics()) };
   };
 
-  const admin = createAdminServer({ readiness, metrics });
+  const admin = createAdminServer({ readiness, metrics }, sync.settings);
   await new Promise<void>((resolve, reject) => {
     admin.once('error', reject);
     admin.listen(options.adminPort ?? sync.settings.adminPort, sync.settings.adminHost, resolve);
@@ -114,7 +125,11 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   logger.info({ admin_port: (admin.address() as { port: number }).port, workers: options.workers }, 'portcullis primary started');
   for (let i = 0; i < options.workers; i++) fork();
 
-  const reload = (trigger: string) => sync.reload(trigger);
+  const reload = (trigger: string) =>
+    sync.reload(trigger).then((ok) => {
+      applyClientTimeouts(admin, sync.settings);
+      return ok;
+    });
   const watcher = watchConfig(options.configFile, () => void reload('file changed'));
 
   const stop = async (): Promise<void> => {

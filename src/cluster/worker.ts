@@ -4,7 +4,7 @@ import { startGateway, type RunningGateway, type StartOptions } from '../server/
 import { loadConfigTextOrThrow } from '../config/load.ts';
 import { isMessage, isQuestion, SNAPSHOT_ENV, type Answer, type MetricFamily, type Question, type WorkerMessage } from './messages.ts';
 
-export async function runWorker(options: Pick<StartOptions, 'configFile' | 'port' | 'adminPort'>): Promise<number> {
+export async function runWorker(options: Pick<StartOptions, 'configFile' | 'port' | 'adminPort' | 'allowDefaultSecrets'>): Promise<number> {
   // The primary reloads on SIGHUP. A hangup sent to the whole process group (the terminal closed,
   // `kill -HUP -PGID`) reaches the workers too, and its default action would kill them all.
   process.on('SIGHUP', () => {});

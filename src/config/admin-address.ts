@@ -16,13 +16,13 @@ export interface AdminAddress {
 const server = gatewaySchema.shape.server.unwrap().shape;
 
 /**
- * server.admin_host (else server.host) and server.admin_port, with ${VAR} substituted; each one that is
+ * server.admin_host and server.admin_port, with ${VAR} substituted; each one that is
  * missing, invalid or unreadable (no file, not YAML) is its default. Never throws.
  */
 export function readAdminAddress(file: string, env: NodeJS.ProcessEnv = process.env): AdminAddress {
   const values = readServerValues(file, env);
   return {
-    host: pick(server.admin_host, values.admin_host) ?? pick(server.host, values.host) ?? DEFAULTS.host,
+    host: pick(server.admin_host, values.admin_host) ?? DEFAULTS.admin_host,
     port: pick(server.admin_port, values.admin_port) ?? DEFAULTS.admin_port,
   };
 }

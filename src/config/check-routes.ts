@@ -1,8 +1,9 @@
 // Route and forward.headers rules beyond the schema: references that resolve, paths that are already in the
 // form requests are matched in, and requirements that make sense for the route's auth mode.
+import { isUnambiguousElement } from '../auth/claim-text.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import { RESERVED_HEADERS } from '../proxy/headers.ts';
-import type { ConfigProblem } from './problems.ts';
+import type { ConfigProblem, Severity } from './problems.ts';
 import type { GatewayConfig, RouteConfig } from './schema.ts';
 import { problemAt, type ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
@@ -18,8 +19,8 @@ export function checkRoutes(config: GatewayConfig, source: ConfigSource): Config
   const seen = new Map<string, number>();
 
   config.routes.forEach((route, i) => {
-    const at = (key: (string | number)[], code: string, message: string) =>
-      problems.push(problemAt(source, ['routes', i, ...key], code, message));
+    const at = (key: (string | number)[], code: string, message: string, severity: Severity = 'error') =>
+      problems.push(problemAt(source, ['routes', i, ...key], code, message, severity));
 
     const first = seen.get(route.name);
     if (first !== undefined) at(['name'], 'duplicate_route', `route "${route.name}" is already defined at routes[${first}]; route names must be unique`);
@@ -68,7 +69,7 @@ function checkPattern(value: string, report: (code: string, message: string) => 
 function checkRequirements(
   route: RouteConfig,
   providerCount: number,
-  at: (key: (string | number)[], code: string, message: string) => void,
+  at: (key: (string | number)[], code: string, message: string, severity?: Severity) => void,
 ): void {
   const auth = route.auth ?? 'required';
   const demands = (['roles', 'all_roles', 'scopes'] as const).filter((k) => route[k] !== undefined);
@@ -80,6 +81,14 @@ function checkRequirements(
     for (const key of demands) {
       at([key], 'optional_with_requirements', `an optional route lets callers without a token through, so ${key} can not be enforced; set auth: required`);
     }
+  }
+  for (const key of demands) {
+    route[key]!.forEach((value, j) => {
+      if (!isUnambiguousElement(value)) {
+        const what = key === 'scopes' ? 'scope' : 'role';
+        at([key, j], 'requirement_never_met', `this ${what} can never be met: a token's ${what}s with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway's own checks too (see forward.headers)`, 'warning');
+      }
+    });
   }
   if (auth !== 'public' && providerCount === 0) {
     at(['auth'], 'no_providers', 'this route needs tokens but no providers are configured; add one under providers or set auth: public');

@@ -10,8 +10,11 @@ const WHOLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
 export interface Interpolated {
   readonly value: unknown;
-  /** Key paths (dotted, "providers.0.secret") whose value came from a ${VAR:-default} fallback. */
-  readonly defaulted: ReadonlySet<string>;
+  /**
+   * Key paths (dotted, "providers.0.secret") whose value came from a ${VAR:-default} fallback, each with the
+   * variables whose fallback was used.
+   */
+  readonly defaulted: ReadonlyMap<string, readonly string[]>;
   /** Key paths (formatted, "providers[0].secret") whose value came from the environment. */
   readonly fromEnv: ReadonlySet<string>;
   /** Key paths (formatted) holding a reference that could not be resolved: nothing else is checked there. */
@@ -25,7 +28,7 @@ export interface Interpolated {
 }
 
 export function interpolate(value: unknown, source: ConfigSource, env: NodeJS.ProcessEnv): Interpolated {
-  const defaulted = new Set<string>();
+  const defaulted = new Map<string, string[]>();
   const fromEnv = new Set<string>();
   const unresolved = new Set<string>();
   const bareReferences: ConfigPath[] = [];
@@ -33,7 +36,7 @@ export function interpolate(value: unknown, source: ConfigSource, env: NodeJS.Pr
 
   const substitute = (text: string, path: ConfigPath): string => {
     if (!text.includes('$')) return text;
-    let usedDefault = false;
+    const fellBack: string[] = [];
     let usedEnv = false;
     let missing = false;
     const result = text.replace(REFERENCE, (whole, name: string | undefined, fallback: string | undefined) => {
@@ -44,7 +47,7 @@ export function interpolate(value: unknown, source: ConfigSource, env: NodeJS.Pr
         return set;
       }
       if (fallback !== undefined) {
-        usedDefault = true;
+        fellBack.push(name);
         return fallback;
       }
       missing = true;
@@ -53,7 +56,7 @@ export function interpolate(value: unknown, source: ConfigSource, env: NodeJS.Pr
       );
       return whole;
     });
-    if (usedDefault) defaulted.add(path.join('.'));
+    if (fellBack.length > 0) defaulted.set(path.join('.'), fellBack);
     if (usedEnv) fromEnv.add(formatPath(path));
     if (missing) unresolved.add(formatPath(path));
     else if (WHOLE_REFERENCE.test(text) && isPlainScalar(source, path)) bareReferences.push(path);

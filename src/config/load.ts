@@ -24,8 +24,8 @@ export interface LoadedConfig {
   /** The text it was loaded from: cluster workers are started from exactly this. */
   readonly text: string;
   readonly config: GatewayConfig;
-  /** Key paths ("providers.0.secret") whose value is a ${VAR:-default} fallback. */
-  readonly defaulted: ReadonlySet<string>;
+  /** Key paths ("providers.0.secret") whose value is a ${VAR:-default} fallback, with the variables unset. */
+  readonly defaulted: ReadonlyMap<string, readonly string[]>;
   readonly providerKeys: ReadonlyMap<string, ProviderKeys>;
   /** Warnings only: a config with errors is never loaded. */
   readonly warnings: readonly ConfigProblem[];

@@ -38,6 +38,7 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 
 export const DEFAULTS = {
   host: '0.0.0.0',
+  admin_host: '127.0.0.1',
   port: 8080,
   admin_port: 9901,
   timeout: '30s',
@@ -78,7 +79,8 @@ const server = z
     port: z.number().int().min(0).max(65535).optional().describe(`Gateway port (default ${DEFAULTS.port}; 0 picks a free one).`),
     admin_port: z.number().int().min(0).max(65535).optional()
       .describe(`Port of /healthz, /readyz and /metrics (default ${DEFAULTS.admin_port}).`),
-    admin_host: nonEmpty.optional().describe('Address of the admin listener (default: server.host).'),
+    admin_host: nonEmpty.optional()
+      .describe(`Address of the admin listener (default ${DEFAULTS.admin_host}); 0.0.0.0 lets a probe or scraper on another host reach it.`),
     trust_proxy: z.union([z.boolean(), z.array(nonEmpty)]).optional()
       .describe('Whose X-Forwarded-* headers to keep: true (everyone), false (nobody, default) or a list of CIDRs.'),
     timeout: duration.optional().describe(`Default upstream timeout (default ${DEFAULTS.timeout}).`),

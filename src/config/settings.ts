@@ -30,7 +30,7 @@ export function resolveSettings(server: ServerConfig = {}): Settings {
   return {
     host,
     port: server.port ?? DEFAULTS.port,
-    adminHost: server.admin_host ?? host,
+    adminHost: server.admin_host ?? DEFAULTS.admin_host,
     adminPort: server.admin_port ?? DEFAULTS.admin_port,
     trustProxy: server.trust_proxy ?? false,
     timeoutMs: parseDuration(server.timeout ?? DEFAULTS.timeout),

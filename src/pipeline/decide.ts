@@ -1,10 +1,10 @@
-// The request pipeline, top to bottom: normalize -> match route -> extract token -> verify -> authorize ->
+// The request pipeline, top to bottom: check the message (Host, framing) -> normalize -> match route -> extract token -> verify -> authorize ->
 // body limit.
 // Each stage either hands the next one its value or returns a Denial. The server forwards what this
 // allows; explain prints the same stages without calling anything. Only a signature check waits: a
 // request with a cached token is decided without a single promise.
 import type { IncomingHttpHeaders } from 'node:http';
-import { countHeader, extractBearer } from '../auth/extract.ts';
+import { extractBearer } from '../auth/extract.ts';
 import type { Identity } from '../auth/identity.ts';
 import { authorize } from '../auth/requirement.ts';
 import { isIdentity, verifyToken, type VerificationFailure, type VerifyFunction } from '../auth/verify.ts';
@@ -12,6 +12,7 @@ import type { CompiledConfig } from '../config/compile.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import type { Route } from '../routing/route.ts';
 import { deny, type Decision, type Denial, type Trace } from './decision.ts';
+import { checkFraming, checkHost } from './request-checks.ts';
 
 /** What the pipeline looks at: an IncomingMessage has all of it; explain builds one from its arguments. */
 export interface RequestFacts {
@@ -37,10 +38,10 @@ export function decide(
     trace?.push({ stage: 'normalize', outcome: 'fail', detail: `${lines} header lines; server.max_headers is ${config.settings.maxHeaders}` });
     return deny('headers_too_many', `the request has more than ${config.settings.maxHeaders} header lines`);
   }
-  const hostProblem = checkHost(request);
-  if (hostProblem !== undefined) {
-    trace?.push({ stage: 'normalize', outcome: 'fail', detail: hostProblem.message });
-    return hostProblem;
+  const messageProblem = checkHost(request) ?? checkFraming(request);
+  if (messageProblem !== undefined) {
+    trace?.push({ stage: 'normalize', outcome: 'fail', detail: messageProblem.message });
+    return messageProblem;
   }
   const target = normalizeTarget(request.url);
   if (!target.ok) {
@@ -89,17 +90,6 @@ function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace |
   }
   trace?.push({ stage: 'body', outcome: 'fail', detail: `Content-Length ${declared} is over the limit of ${limit} bytes` });
   return deny('body_too_large', `the request body is larger than ${limit} bytes`, { route: decision.route, ...(decision.identity ? { identity: decision.identity } : {}) });
-}
-
-/**
- * Exactly one Host (RFC 9112 §3.2): routes are chosen by it, and with two of them the gateway and the
- * upstream could each pick another. HTTP/1.1 requires it; HTTP/1.0 may leave it out.
- */
-function checkHost(request: RequestFacts): Denial | undefined {
-  if (request.headers.host === undefined) {
-    return request.httpVersion === '1.1' ? deny('host_missing', 'an HTTP/1.1 request needs a Host header') : undefined;
-  }
-  return countHeader(request.rawHeaders, 'host') > 1 ? deny('host_duplicated', 'the request has more than one Host header') : undefined;
 }
 
 /** The token the route needs checked; null when it needs none (public, or optional without one). */

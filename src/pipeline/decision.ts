@@ -3,7 +3,7 @@
 // into a response.
 import type { Identity } from '../auth/identity.ts';
 import type { Route } from '../routing/route.ts';
-import { DENIALS, type DenialCode } from './denials.ts';
+import { DENIALS, type DenialCode, type DenialSpec } from './denials.ts';
 
 /** RFC 6750 §3.1 error codes, for WWW-Authenticate. */
 export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
@@ -18,6 +18,8 @@ export interface Denial {
   readonly challenge?: Challenge;
   /** Set on 405. */
   readonly allow?: readonly string[];
+  /** The connection can not carry another request after this one (its framing is in doubt). */
+  readonly closeConnection?: boolean;
   readonly route?: Route;
   readonly identity?: Identity;
 }
@@ -47,8 +49,9 @@ export interface DenialExtra {
 }
 
 export function deny(code: DenialCode, message: string, extra?: DenialExtra): Denial {
-  const spec: { status: number; challenge?: 'plain' | BearerError } = DENIALS[code];
+  const spec: DenialSpec = DENIALS[code];
   const denial: { -readonly [K in keyof Denial]: Denial[K] } = { kind: 'deny', status: spec.status, code, message };
+  if (spec.closes === true) denial.closeConnection = true;
   if (spec.challenge !== undefined) {
     denial.challenge = spec.challenge === 'plain' ? {} : { error: spec.challenge, ...(extra?.scope !== undefined ? { scope: extra.scope } : {}) };
   }

@@ -10,9 +10,15 @@ export interface DenialSpec {
    * sent), a BearerError adds `error=` (a token was sent and refused). Absent: no challenge.
    */
   readonly challenge?: 'plain' | BearerError;
+  /**
+   * The connection is closed after the refusal: the request's body was refused unread, or where the next
+   * request starts is exactly what is in doubt.
+   */
+  readonly closes?: true;
 }
 
 const BAD_REQUEST = { status: 400 } as const;
+const BAD_FRAMING = { status: 400, closes: true } as const;
 const INVALID_TOKEN = { status: 401, challenge: 'invalid_token' } as const;
 const FORBIDDEN = { status: 403, challenge: 'insufficient_scope' } as const;
 
@@ -28,14 +34,18 @@ export const DENIALS = {
   path_above_root: BAD_REQUEST,
   path_dot_parameter: BAD_REQUEST,
   path_parameter: BAD_REQUEST,
+  path_encoded_delimiter: BAD_REQUEST,
   path_confusable: BAD_REQUEST,
   path_trailing_dot: BAD_REQUEST,
   host_missing: BAD_REQUEST,
   host_duplicated: BAD_REQUEST,
+  host_invalid: BAD_REQUEST,
+  framing_conflict: BAD_FRAMING,
+  framing_empty_encoding: BAD_FRAMING,
   upgrade_with_body: BAD_REQUEST,
   upgrade_pipelined: BAD_REQUEST,
   upgrade_unsupported: BAD_REQUEST,
-  bad_request: BAD_REQUEST,
+  bad_request: BAD_FRAMING,
   // The token (auth/extract.ts, auth/verify.ts, auth/requirement.ts).
   token_missing: { status: 401, challenge: 'plain' },
   token_duplicated: { status: 401, challenge: 'invalid_request' },
@@ -61,10 +71,10 @@ export const DENIALS = {
   // Routing and limits.
   no_route: { status: 404 },
   method_not_allowed: { status: 405 },
-  request_timeout: { status: 408 },
-  body_too_large: { status: 413 },
-  headers_too_large: { status: 431 },
-  headers_too_many: { status: 431 },
+  request_timeout: { status: 408, closes: true },
+  body_too_large: { status: 413, closes: true },
+  headers_too_large: { status: 431, closes: true },
+  headers_too_many: { status: 431, closes: true },
   // The gateway and the upstream.
   internal_error: { status: 500 },
   upstream_unavailable: { status: 502 },

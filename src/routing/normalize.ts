@@ -1,6 +1,7 @@
 // Request-target normalization: the one place that decides what path a request is for. Routes are matched
 // against its output and upstreams receive its output, so the gateway and the upstream can not disagree
 // about which resource was asked for. Anything an upstream might read differently is refused (400).
+import { hasAsciiLookalike } from '../text/ascii-lookalike.ts';
 
 export type PathRejection =
   | 'path_not_origin_form'
@@ -13,6 +14,7 @@ export type PathRejection =
   | 'path_above_root'
   | 'path_dot_parameter'
   | 'path_parameter'
+  | 'path_encoded_delimiter'
   | 'path_confusable'
   | 'path_trailing_dot';
 
@@ -31,6 +33,7 @@ const MESSAGES: Record<PathRejection, string> = {
   path_above_root: 'the path climbs above the root with ".."',
   path_dot_parameter: 'the path contains a dot segment with parameters (such as "..;")',
   path_parameter: 'the path contains a ";" (matrix parameter), which some upstreams strip before routing',
+  path_encoded_delimiter: 'the path contains an encoded "?" or "#" (%3F, %23), which some upstreams decode and read as the end of the path',
   path_confusable: 'the path contains a character that some upstreams read as a different ASCII character',
   path_trailing_dot: 'a path segment ends with a dot or a space',
 };
@@ -41,6 +44,8 @@ function reject(code: PathRejection): NormalizedTarget {
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
+const QUESTION_MARK = 0x3f;
+const HASH = 0x23;
 
 /** Unreserved characters (RFC 3986 §2.3): their percent-encodings are decoded during normalization. */
 function isUnreserved(c: number): boolean {
@@ -136,7 +141,7 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 0x5c) return { rejected: 'path_backslash' };
-    if (c === 0x23) return { rejected: 'path_fragment' };
+    if (c === HASH) return { rejected: 'path_fragment' };
     if (c !== 0x25) {
       if (!isRawPathChar(c)) return { rejected: 'path_bad_character' };
       text += raw[i];
@@ -145,6 +150,9 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
     const hex = raw.slice(i + 1, i + 3);
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { rejected: 'path_bad_encoding' };
     const byte = parseInt(hex, 16);
+    // An upstream (or a proxy behind it) that decodes the path and parses it again reads "/admin%3F/x" as
+    // "/admin" with the query "/x": the gateway matched a path that upstream never serves.
+    if (byte === QUESTION_MARK || byte === HASH) return { rejected: 'path_encoded_delimiter' };
     text += isUnreserved(byte) ? String.fromCharCode(byte) : '%' + hex.toUpperCase();
     i += 2;
   }
@@ -162,29 +170,6 @@ function normalizeSegment(raw: string): { text: string; decoded: string } | Reje
   }
   // An upstream that decodes twice would see "%2e" as ".", "%2f" as "/".
   if (/%[0-9A-Fa-f]{2}/.test(decoded)) return { rejected: 'path_double_encoding' };
-  if (NON_ASCII.test(decoded) && hasAsciiLookalike(decoded)) return { rejected: 'path_confusable' };
+  if (hasAsciiLookalike(decoded)) return { rejected: 'path_confusable' };
   return { text, decoded };
-}
-
-const NON_ASCII = /[^\x00-\x7f]/;
-const ASCII = /[\x00-\x7f]/;
-const ASCII_THEN_MARKS = /^[\x00-\x7f]\p{M}*$/u;
-/** Slash look-alikes that Windows "best fit" code-page conversion turns into "/" or "\\". */
-const BEST_FIT_SLASHES = new Set(['\u2044', '\u2215', '\u2216', '\u29f5', '\u29f8', '\u29f9']);
-
-/**
- * A non-ASCII character that an upstream may read as ASCII: by compatibility normalization (NFKC turns
- * "ａｄｍｉｎ" into "admin", "／" into "/", "‥" into ".."), by simple case mapping in a case-insensitive
- * comparison (Java and .NET fold the dotless "ı" and "İ" to "i", "ſ" to "s", the Kelvin sign to "k"), or by
- * Windows best-fit conversion. Routes are matched on what the client sent, so "/adm%C4%B1n" would miss an
- * /admin route here and reach /admin there. Full case mappings into several letters ("ß" -> "SS") are
- * not simple mappings and are allowed.
- */
-function hasAsciiLookalike(decoded: string): boolean {
-  for (const ch of decoded) {
-    if (!NON_ASCII.test(ch)) continue;
-    if (BEST_FIT_SLASHES.has(ch) || ASCII.test(ch.normalize('NFKC'))) return true;
-    if (ASCII_THEN_MARKS.test(ch.toLowerCase()) || ASCII_THEN_MARKS.test(ch.toUpperCase())) return true;
-  }
-  return false;
 }

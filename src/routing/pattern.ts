@@ -18,16 +18,18 @@ export interface PathPattern {
 
 export function compilePattern(source: string, kind: 'exact' | 'prefix', caseInsensitive: boolean): PathPattern {
   const text = caseInsensitive ? foldCase(source) : source;
-  const trimmed = kind === 'prefix' && text.length > 1 && text.endsWith('/') ? text.slice(0, -1) : text;
+  // One trailing slash is not part of what a pattern means, for either kind: "path: /admin/" is the route
+  // Express and the others serve at "/admin" too, so it must not leave "/admin" to a later catch-all.
+  const trimmed = text.length > 1 && text.endsWith('/') ? text.slice(0, -1) : text;
   const segments = trimmed === '/' ? [] : trimmed.slice(1).split('/').map((s) => (s.startsWith(':') ? null : s));
   const literal = !segments.includes(null);
   // The literal start of a pattern with parameters ("/api/users/" of "/api/users/:id"): most paths are
   // rejected by it before any splitting.
   const head = literal ? '' : '/' + segments.slice(0, segments.indexOf(null)).map((s) => s + '/').join('');
 
-  // An exact pattern also matches its path with one trailing slash: Express, Rails, ASP.NET Core and
-  // others serve "/api/orders/42/" as "/api/orders/42", so it must be subject to the same route here, not
-  // fall through to a later (say public) catch-all that would forward it.
+  // An exact pattern matches its path with and without one trailing slash: Express, Rails, ASP.NET Core and
+  // others serve "/api/orders/42/" as "/api/orders/42" (and a route written "/admin/" at "/admin"), so both
+  // must be subject to the same route here, not fall through to a later (say public) catch-all.
   let matches: PathPattern['matches'];
   if (kind === 'exact' && literal) {
     const withSlash = trimmed === '/' ? '/' : trimmed + '/';

@@ -1,6 +1,9 @@
 // The admin listener: /healthz (the process answers), /readyz (it should get traffic), /metrics
-// (Prometheus). Kept off the gateway port so that routes can never expose or shadow it.
+// (Prometheus). Kept off the gateway port so that routes can never expose or shadow it, and on 127.0.0.1
+// unless server.admin_host says otherwise.
 import http from 'node:http';
+import type { Settings } from '../config/settings.ts';
+import { clientLimits } from './client-limits.ts';
 import type { Readiness } from './readiness.ts';
 
 export interface AdminSources {
@@ -8,8 +11,12 @@ export interface AdminSources {
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createAdminServer(sources: AdminSources): http.Server {
-  return http.createServer((req, res) => {
+/**
+ * The gateway's own limits apply here too (`settings`: header size, header and request timeouts): without
+ * them Node's defaults let a client hold a connection open for minutes.
+ */
+export function createAdminServer(sources: AdminSources, settings: Settings): http.Server {
+  return http.createServer(clientLimits(settings), (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });

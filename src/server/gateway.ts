@@ -193,8 +193,6 @@ export class Gateway implements ContextEvents {
       this.record(context, denial.status);
       return;
     }
-    // The body was refused unread: the connection can not carry another request after it.
-    if (denial.status === 413 || denial.status === 431) context.res.setHeader('connection', 'close');
     sendReply(context.res, reply);
   }
 
@@ -202,10 +200,7 @@ export class Gateway implements ContextEvents {
   private refuseBroken(context: RequestContext, res: ServerResponse, refusal: ParserRefusal): void {
     context.reason = refusal.code;
     if (res.headersSent) res.destroy();
-    else {
-      res.setHeader('connection', 'close');
-      sendReply(res, errorReply(context.id, refusal));
-    }
+    else sendReply(res, errorReply(context.id, refusal));
     context.exchange?.abort();
   }
 

@@ -60,7 +60,10 @@ export class GatewayMetrics {
       new Gauge({ name: 'portcullis_token_cache_hits', help: 'Token cache hits since the config was loaded', registers, collect() { this.set(cache().hits); } });
       new Gauge({ name: 'portcullis_token_cache_misses', help: 'Token cache misses since the config was loaded', registers, collect() { this.set(cache().misses); } });
     }
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
+      for (const name of UNDISCLOSED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
   }
 
   request(route: string, method: string, status: number, seconds: number): void {
@@ -95,6 +98,14 @@ export class GatewayMetrics {
     this.reloads?.labels(ok ? 'success' : 'failure').inc();
   }
 }
+
+/**
+ * prom-client's process metrics, minus what tells a scraper how to attack the process: the exact Node.js
+ * version (which CVEs apply) and the file-descriptor limit (how many connections exhaust it). Open file
+ * descriptors, memory, CPU, event-loop lag and GC stay: they are what an operator watches for leaks and
+ * overload.
+ */
+const UNDISCLOSED_DEFAULT_METRICS = ['portcullis_nodejs_version_info', 'portcullis_process_max_fds'];
 
 export function reloadCounter(registry: Registry): Counter<'result'> {
   return new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reloads by result (success, failure)', labelNames: ['result'], registers: [registry] });

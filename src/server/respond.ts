@@ -14,12 +14,17 @@ export interface ErrorReply {
   readonly body: string;
 }
 
-export function errorReply(requestId: string, denial: Pick<Denial, 'status' | 'code' | 'message' | 'challenge' | 'allow'>): ErrorReply {
+export function errorReply(
+  requestId: string,
+  denial: Pick<Denial, 'status' | 'code' | 'message' | 'challenge' | 'allow' | 'closeConnection'>,
+): ErrorReply {
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
     'x-request-id': requestId,
   };
+  // Node closes the connection after a response that says so, and reads no further request from it.
+  if (denial.closeConnection === true) headers.connection = 'close';
   if (denial.challenge !== undefined) headers['www-authenticate'] = challenge(denial);
   if (denial.allow !== undefined) headers.allow = denial.allow.join(', ');
   const body = JSON.stringify({ error: denial.code, message: denial.message, request_id: requestId });
@@ -60,7 +65,7 @@ export function writeRawReply(socket: Duplex, reply: ErrorReply): void {
     return;
   }
   let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}\r\nconnection: close\r\n`;
-  for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`;
+  for (const [name, value] of Object.entries(reply.headers)) if (name !== 'connection') head += `${name}: ${value}\r\n`;
   socket.end(`${head}\r\n${reply.body}`);
   // A refused WebSocket handshake is a socket the HTTP server has let go of: nobody reads it, so if the client
   // sends anything more its close is never noticed, and the connection stays open for good, outside every

@@ -3,10 +3,12 @@
 import http from 'node:http';
 import { compileConfig, type CompiledConfig } from '../config/compile.ts';
 import { loadConfigFile, loadConfigOrThrow, loadConfigText, type LoadedConfig } from '../config/load.ts';
-import { formatProblem } from '../config/problems.ts';
+import { defaultSecretProblems, defaultSecretsAllowed } from '../config/default-secrets.ts';
+import { ConfigError, formatProblem } from '../config/problems.ts';
 import { createAdminServer } from './admin.ts';
 import { ConfigHolder } from './config-holder.ts';
 import { Gateway } from './gateway.ts';
+import { applyClientTimeouts, clientLimits } from './client-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
@@ -29,6 +31,11 @@ export interface StartOptions {
   /** Override server.port / server.admin_port (the CLI's --port, the tests' 0). */
   readonly port?: number;
   readonly adminPort?: number;
+  /**
+   * Serve with a provider secret that is the ${VAR:-fallback} written in the file (the demo; also
+   * PORTCULLIS_ALLOW_DEFAULT_SECRETS=1 in `env`). Otherwise such a config is refused, at start and reload.
+   */
+  readonly allowDefaultSecrets?: boolean;
 }
 
 export interface RunningGateway {
@@ -53,6 +60,9 @@ const NEW_KEYS_WAIT_MS = 5000;
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
   const loaded = options.loaded ?? loadConfigOrThrow(options.configFile, env);
+  const allowDefaultSecrets = defaultSecretsAllowed(env, options.allowDefaultSecrets);
+  const refused = allowDefaultSecrets ? [] : defaultSecretProblems(loaded);
+  if (refused.length > 0) throw new ConfigError(refused);
   const initialLevel = loaded.config.server?.log_level ?? 'info';
   const logger = options.logger ?? createLogger(initialLevel);
   let holder: ConfigHolder | undefined;
@@ -101,10 +111,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let admin: http.Server | undefined;
   let adminPort: number | undefined;
   if (options.admin !== false) {
-    admin = createAdminServer({
-      readiness,
-      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    });
+    admin = createAdminServer(
+      {
+        readiness,
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      },
+      settings,
+    );
     await listen(admin, settings.adminPort, settings.adminHost);
     adminPort = (admin.address() as { port: number }).port;
   }
@@ -125,9 +138,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
   const reloadOnce = async (trigger: string, text: string | undefined): Promise<boolean> => {
     const result = text === undefined ? loadConfigFile(options.configFile, env) : loadConfigText(options.configFile, text, env);
-    if (!result.ok) {
+    const problems = result.ok ? (allowDefaultSecrets ? [] : defaultSecretProblems(result.loaded)) : result.problems;
+    if (!result.ok || problems.length > 0) {
       metrics.reload(false);
-      logger.error({ trigger, problems: result.problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
+      logger.error({ trigger, problems: problems.map(formatProblem) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
     let next: CompiledConfig;
@@ -141,6 +155,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     await firstKeys(next, NEW_KEYS_WAIT_MS);
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
+    if (admin !== undefined) applyClientTimeouts(admin, next.settings);
     logger.level = result.loaded.config.server?.log_level ?? 'info';
     for (const upstream of next.upstreams.values()) upstream.start();
     holder!.replace(next);
@@ -193,23 +208,11 @@ function withOverrides(settings: Settings, options: StartOptions): Settings {
 
 function serverOptions(settings: Settings): http.ServerOptions {
   return {
-    // Never the lenient parser: it is what request smuggling needs (CL+TE, obs-fold, bare LF).
-    insecureHTTPParser: false,
-    maxHeaderSize: settings.maxHeaderBytes,
-    requestTimeout: settings.requestTimeoutMs,
-    headersTimeout: settings.headersTimeoutMs,
-    keepAliveTimeout: settings.keepAliveTimeoutMs,
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(settings.headersTimeoutMs / 4))),
+    ...clientLimits(settings),
     // The pipeline refuses a missing or repeated Host itself, with the same JSON error as any refusal.
     requireHostHeader: false,
     noDelay: true,
   };
-}
-
-function applyClientTimeouts(server: http.Server, settings: Settings): void {
-  server.requestTimeout = settings.requestTimeoutMs;
-  server.headersTimeout = settings.headersTimeoutMs;
-  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {

@@ -64,7 +64,7 @@ describe('portcullis validate', () => {
     assert.equal(code, 0, stdout);
     assert.match(stdout, /warning: providers\[0\]\.secret: the secret is 5 bytes; HS256 needs at least 32/);
     assert.match(stdout, /warning: providers\[0\]: provider "p" checks neither issuer nor audience/);
-    assert.match(stdout, /warning: routes\[1\]: public route "all" \(line \d+\) matches every request of protected route "admin"/);
+    assert.match(stdout, /warning: routes\[1\]: public route "all" \(\S+gateway\.yaml:\d+\) matches every request of protected route "admin"/);
     assert.match(stdout, /is valid \(3 warnings\)/);
   });
 

@@ -71,7 +71,8 @@ describe('the dev default secret', () => {
 
   test('a provider running on the ${VAR:-default} fallback secret gets a loud warning', async () => {
     const upstream = await startUpstream();
-    const gw = await startTestGateway(config(upstream.url), { env: {} });
+    // Allowed by name, as the demo does; without it the gateway refuses to start (test/security/default-secret.test.ts).
+    const gw = await startTestGateway(config(upstream.url), { env: { PORTCULLIS_ALLOW_DEFAULT_SECRETS: '1' } });
     try {
       const warning = gw.logs.find((l) => l.level === 'warn' && String(l.msg).includes('DEV DEFAULT SECRET'));
       assert.ok(warning);

@@ -86,7 +86,10 @@ export function startProcess(file: string, args: readonly string[], options: { c
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
         waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-        void exited.then((code) => reject(new Error(`exited with ${code} before the log line; stderr: ${stderr}`)));
+        void exited.then((code) => {
+          clearTimeout(timer); // or a process that exited keeps the test file waiting for the timeout
+          reject(new Error(`exited with ${code} before the log line; stderr: ${stderr}`));
+        });
       });
     },
   };

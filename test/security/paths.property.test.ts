@@ -1,9 +1,9 @@
 // Property tests for path normalization and matching. For generated request targets, built from the pieces
 // path attacks are made of, the route the gateway chooses for the normalized path must be the route an
 // upstream would serve for the path it is forwarded, under every way of reading a path that real upstreams
-// use (RFC 3986/WHATWG, decode-then-resolve, Tomcat's ";" stripping, trailing slashes ignored, Windows/IIS,
-// double decoding, Unicode case folding and NFKC); and nothing may throw. The pure functions take most of the runs; one end-to-end run
-// sends a sample through a real gateway to real upstreams.
+// use (RFC 3986/WHATWG, decode-then-resolve, decode-then-reparse, Tomcat's ";" stripping, trailing slashes
+// ignored, Windows/IIS, double decoding, Unicode case folding and NFKC); and nothing may throw. The pure
+// functions take most of the runs; one end-to-end run sends a sample through a real gateway to real upstreams.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -20,6 +20,7 @@ const TABLE = [
   { name: 'admin', kind: 'prefix', source: '/admin', auth: 'required' },
   { name: 'order', kind: 'exact', source: '/api/orders/:id', auth: 'required' },
   { name: 'static', kind: 'exact', source: '/static/app.js', auth: 'public' },
+  { name: 'settings', kind: 'exact', source: '/settings/', auth: 'required' },
   { name: 'public', kind: 'prefix', source: '/public', auth: 'public' },
   { name: 'files', kind: 'prefix', source: '/files/', auth: 'public' },
   { name: 'catch-all', kind: 'prefix', source: '/', auth: 'public' },
@@ -112,6 +113,10 @@ const MODELS: readonly UpstreamModel[] = [
     const decoded = decodeSegments(path);
     return decoded === null || decoded === '/' || !decoded.endsWith('/') ? decoded : decoded.slice(0, -1);
   } },
+  { name: 'decode, then parse again as a URL: "?" starts the query, "#" the fragment (proxies that decode before passing on)', ignoresCase: false, read: (path) => {
+    const decoded = decode(path);
+    return decoded === null ? null : resolve(decoded.split(/[?#]/, 1)[0]!.split('/').slice(1));
+  } },
   { name: 'Java/.NET case-insensitive matching (simple Unicode case folding)', ignoresCase: true, read: (path) => {
     const decoded = decodeSegments(path);
     return decoded === null ? null : javaFold(decoded);
@@ -121,7 +126,7 @@ const MODELS: readonly UpstreamModel[] = [
 // ---- Generators: request targets made of the pieces of path attacks. ----
 
 const ATOMS = [
-  'admin', 'ADMIN', 'Admin', 'api', 'orders', '42', 'static', 'app.js', 'public', 'files', 'x', '~u',
+  'admin', 'ADMIN', 'Admin', 'api', 'orders', '42', 'static', 'app.js', 'settings', 'public', 'files', 'x', '~u',
   '', '.', '..', '...', '%2e', '%2E', '%2e%2e', '.%2e', '%2e.', '%252e', '%252e%252e', '%25', '%',
   '%2f', '%2F', '%252f', '%5c', '%5C', '\\', ';', '..;', '.;', ';x=1', 'admin;x', '%3b', '%3B', '%00', '%0a', '%20',
   'admin.', 'admin%2e', 'admin%20', 'app.js.', '%61dmin', '%41DMIN', '%61%64%6d%69%6e', '%u0061',
@@ -146,6 +151,7 @@ const RUNS = 3000;
 const KNOWN_ATTACKS = [
   '/api/orders/42/', '/api/orders/42//', '/api/orders/42/.', '/static/app.js/', '/public/../admin', '/public/..;/admin',
   '/public/%2e%2e/admin', '/ADMIN', '/admin.', '/adm%C4%B1n', '/%EF%BD%81dmin', '/public%2f..%2fadmin', '/public\\..\\admin',
+  '/settings', '/settings/', '/admin%3F/x', '/admin%23/x',
 ];
 
 describe('path normalization and matching (properties)', () => {

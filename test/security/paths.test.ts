@@ -18,6 +18,7 @@ function gatewayConfig(adminUrl: string, pubUrl: string, server: Record<string, 
     routes: [
       { name: 'admin', prefix: '/admin', upstream: 'admin', roles: ['admin'] },
       { name: 'order', path: '/api/orders/:id', upstream: 'admin' },
+      { name: 'settings', path: '/settings/', upstream: 'admin', roles: ['admin'] },
       ...protectedRoutes,
       { name: 'public', prefix: '/public', upstream: 'pub', auth: 'public' },
       { name: 'svc', prefix: '/svc', upstream: 'pub', auth: 'public', strip_prefix: true },
@@ -108,6 +109,25 @@ describe('path attacks', () => {
     for (const path of ['/admin;x', '/admin;jsessionid=1/users', '/;/admin', '/public;/admin', '/adm;in', '/admin%3bx', '/admin%3Bx']) {
       await refused(path, 400, 'path_parameter');
     }
+  });
+
+  test('an encoded "?" or "#" (%3F, %23) is refused: an upstream that decodes and parses again reads /admin%3F/x as /admin', async () => {
+    for (const path of ['/admin%3F/x', '/admin%3f', '/admin%23/x', '/admin%23', '/public/a%3Fb', '/%3F/admin', '/public%23/../x']) {
+      await refused(path, 400, 'path_encoded_delimiter');
+    }
+    // The query keeps its own escapes: it is forwarded as sent and never takes part in matching.
+    const { res, toPub } = await send('/public/x?next=%3F%23');
+    assert.equal(res.status, 200);
+    assert.equal(toPub, 1);
+    assert.equal(pub.received.at(-1)!.url, '/public/x?next=%3F%23');
+  });
+
+  test('an exact route written with a trailing slash (path: /settings/) also guards the path without it, as Express serves both', async () => {
+    for (const path of ['/settings', '/settings/', '/public/../settings']) await refused(path, 401, 'token_missing');
+    const { res, toAdmin } = await send('/settings', bearer(adminToken));
+    assert.equal(res.status, 200);
+    assert.equal(toAdmin, 1);
+    assert.equal(admin.received.at(-1)!.url, '/settings', 'forwarded as sent');
   });
 
   test('repeated slashes are merged before matching', async () => {

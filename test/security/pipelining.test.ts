@@ -95,7 +95,7 @@ describe('pipelined requests', () => {
 
   test('HTTP/1.0 keep-alive: a response never says "close" while the next request already runs upstream', async () => {
     const before = upstream.received.length;
-    const text = 'GET /slow/ka/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /fast/ka/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n';
+    const text = 'GET /slow/ka/1 HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\n\r\nGET /fast/ka/2 HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\n\r\n';
     const reply = await raw(gw.port, text, 1500);
     const ran = upstream.received.slice(before).map((r) => r.url);
     const responses = [...reply.matchAll(/HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n/g)];

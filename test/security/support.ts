@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SECRET } from '../helpers/keys.ts';
 import type { Response } from '../helpers/http.ts';
@@ -76,11 +76,16 @@ export interface AttackerServer {
   close(): Promise<void>;
 }
 
-export async function startAttackerServer(body: unknown = { keys: [] }): Promise<AttackerServer> {
+/** `respond`, when given, answers instead of the JSON body (redirects, bombs...). */
+export async function startAttackerServer(
+  body: unknown = { keys: [] },
+  respond?: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<AttackerServer> {
   const hits: string[] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
     hits.push(req.url ?? '');
+    if (respond !== undefined) return respond(req, res);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   });
@@ -93,6 +98,42 @@ export async function startAttackerServer(body: unknown = { keys: [] }): Promise
       return connections;
     },
     close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+/**
+ * An upstream that is only a TCP port: it records every byte it receives, parsed or not, and answers each
+ * chunk with a fixed 200. For framing attacks, where "the upstream received nothing" must mean no byte at
+ * all, not merely no request a strict parser accepted.
+ */
+export interface RawUpstream {
+  readonly url: string;
+  /** Everything received so far, on every connection, as latin1 text. */
+  received(): string;
+  close(): Promise<void>;
+}
+
+export async function startRawUpstream(): Promise<RawUpstream> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => Buffer.concat(chunks).toString('latin1'),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => r());
+      }),
   };
 }
 

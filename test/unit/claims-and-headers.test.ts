@@ -70,7 +70,7 @@ describe('claims', () => {
     assert.equal(headerValueOf(false), 'false');
     assert.equal(headerValueOf(['a', 'b', 3]), 'a,b,3');
     assert.equal(headerValueOf({ a: 1, b: 'x' }), '{"a":1,"b":"x"}');
-    assert.equal(headerValueOf('tab\tinside'), 'tab\tinside');
+    assert.equal(headerValueOf('Alice Smith'), 'Alice Smith');
   });
 
   test('headerValueOf gives undefined for missing claims and for control characters', () => {
@@ -81,6 +81,18 @@ describe('claims', () => {
     assert.equal(headerValueOf('nul\u0000'), undefined);
     assert.equal(headerValueOf('del\u007f'), undefined);
     assert.equal(headerValueOf(['ok', 'bad\n']), undefined);
+  });
+
+  test('headerValueOf sends only text every upstream reads as itself: no trimmed, invisible or look-alike characters', () => {
+    for (const text of [
+      'tab\tinside', ' admin', 'admin ', 'admin\u0085', 'admin\u00a0', '\u3000admin', 'admin\u2028', 'admin\ufeff',
+      'ad\u200bmin', 'admin\u202e', '\u0664\u0662', '\uff41dmin', 'adm\u0131n', '\ud800', 'admin\ue000',
+    ]) {
+      assert.equal(headerValueOf(text), undefined, JSON.stringify(text));
+    }
+    for (const text of ['Zoë Müller', 'O\u2019Brien', 'straße', '€5', 'a,b', '{"a":"x y"}']) {
+      assert.notEqual(headerValueOf(text), undefined, JSON.stringify(text));
+    }
   });
 
   test('headerValueOf sends non-ASCII text as its UTF-8 bytes', () => {

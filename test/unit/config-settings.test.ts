@@ -11,19 +11,20 @@ import { tempDir, writeFile } from '../helpers/keys.ts';
 const MINIMAL = 'upstreams:\n  app: http://127.0.0.1:3000\nroutes:\n  - name: api\n    prefix: /api\n    upstream: app\n    auth: public\n';
 
 describe('server settings', () => {
-  test('a config without server listens on 0.0.0.0:8080 with the admin port 9901 on the same host', () => {
+  test('a config without server listens on 0.0.0.0:8080, with the admin port 9901 on 127.0.0.1 only', () => {
     const result = loadConfigText('gw.yaml', MINIMAL, {});
     assert.ok(result.ok);
     const settings = resolveSettings(result.loaded.config.server);
     assert.deepEqual(
       { host: settings.host, port: settings.port, adminHost: settings.adminHost, adminPort: settings.adminPort },
-      { host: '0.0.0.0', port: 8080, adminHost: '0.0.0.0', adminPort: 9901 },
+      { host: '0.0.0.0', port: 8080, adminHost: '127.0.0.1', adminPort: 9901 },
     );
   });
 
-  test('admin_host follows host unless set', () => {
-    assert.equal(resolveSettings({ host: '127.0.0.1' }).adminHost, '127.0.0.1');
+  test('admin_host is 127.0.0.1 whatever host is, unless set', () => {
+    assert.equal(resolveSettings({ host: '0.0.0.0' }).adminHost, '127.0.0.1');
     assert.equal(resolveSettings({ host: '127.0.0.1', admin_host: '::1' }).adminHost, '::1');
+    assert.equal(resolveSettings({ admin_host: '0.0.0.0' }).adminHost, '0.0.0.0');
   });
 });
 
@@ -36,22 +37,22 @@ describe('readAdminAddress (what portcullis health probes)', () => {
     assert.deepEqual(read('a.yaml', text, { ADMIN_PORT: '9911' }), { host: '127.0.0.2', port: 9911 });
   });
 
-  test('admin_host falls back to host, then to the default; admin_port to 9901', () => {
-    assert.deepEqual(read('b.yaml', 'server:\n  host: 127.0.0.3\n'), { host: '127.0.0.3', port: 9901 });
-    assert.deepEqual(read('c.yaml', MINIMAL), { host: '0.0.0.0', port: 9901 });
+  test('admin_host falls back to 127.0.0.1 (not to host, which the admin listener does not follow); admin_port to 9901', () => {
+    assert.deepEqual(read('b.yaml', 'server:\n  host: 127.0.0.3\n'), { host: '127.0.0.1', port: 9901 });
+    assert.deepEqual(read('c.yaml', MINIMAL), { host: '127.0.0.1', port: 9901 });
   });
 
   test('a file that fails validation elsewhere still gives its admin address', () => {
     const text = `server:\n  admin_port: 9912\n  bogus: 1\nroutes:\n  - name: x\n    upstream: nowhere\n`;
-    assert.deepEqual(read('d.yaml', text), { host: '0.0.0.0', port: 9912 });
+    assert.deepEqual(read('d.yaml', text), { host: '127.0.0.1', port: 9912 });
   });
 
   test('a YAML syntax error after the server section still gives its admin address', () => {
-    assert.deepEqual(read('e.yaml', 'server:\n  admin_port: 9913\nroutes:\n  - name: api: v1\n'), { host: '0.0.0.0', port: 9913 });
+    assert.deepEqual(read('e.yaml', 'server:\n  admin_port: 9913\nroutes:\n  - name: api: v1\n'), { host: '127.0.0.1', port: 9913 });
   });
 
   test('no file, a directory, not YAML, an alias bomb, a bad port or a missing variable give the defaults', () => {
-    const defaults = { host: '0.0.0.0', port: 9901 };
+    const defaults = { host: '127.0.0.1', port: 9901 };
     assert.deepEqual(readAdminAddress(path.join(dir, 'missing.yaml'), {}), defaults);
     mkdirSync(path.join(dir, 'adir'));
     assert.deepEqual(readAdminAddress(path.join(dir, 'adir'), {}), defaults);

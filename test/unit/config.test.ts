@@ -197,7 +197,7 @@ routes:
     assert.deepEqual(config.server, { port: 8080, host: '127.0.0.1' });
     assert.equal(config.providers?.[0]?.audience, 'pre-api-post');
     assert.equal(config.providers?.[0]?.secret, SECRET);
-    assert.deepEqual([...defaulted].sort(), ['providers.0.audience', 'server.host', 'server.port']);
+    assert.deepEqual([...defaulted].sort(), [['providers.0.audience', ['AUD']], ['server.host', ['HOST']], ['server.port', ['PORT']]]);
   });
 
   test('set variables win over defaults, and an empty one falls back to its default', () => {
@@ -205,7 +205,7 @@ routes:
     assert.equal(result.ok, true);
     if (!result.ok) return;
     assert.deepEqual(result.loaded.config.server, { port: 9090, host: '127.0.0.1' });
-    assert.deepEqual([...result.loaded.defaulted], ['server.host']);
+    assert.deepEqual([...result.loaded.defaulted], [['server.host', ['HOST']]]);
   });
 
   test('"$${" writes a literal "${"', () => {
@@ -257,21 +257,30 @@ describe('loadConfigText: warnings', () => {
 
   test('a route that an earlier one always takes is shadowed', () => {
     assert.deepEqual(warnings(withRoutes(API_ROUTE + '  - name: orders\n    prefix: /api/orders\n    upstream: app\n')), [
-      'gw.yaml:11:5: warning: routes[1]: route "orders" never matches: route "api" (line 8) comes first and matches all its requests',
+      'gw.yaml:11:5: warning: routes[1]: route "orders" never matches: route "api" (gw.yaml:8) comes first and matches all its requests',
     ]);
   });
 
   test('a public route in front of a protected one is pointed out (full overlap)', () => {
     const routes = API_ROUTE + '    auth: public\n  - name: orders\n    path: /api/orders\n    upstream: app\n';
     assert.deepEqual(warnings(withRoutes(routes)), [
-      'gw.yaml:12:5: warning: routes[1]: public route "api" (line 8) matches every request of protected route "orders", which therefore never asks for a token',
+      'gw.yaml:12:5: warning: routes[1]: public route "api" (gw.yaml:8) matches every request of protected route "orders", which therefore never asks for a token',
     ]);
   });
 
   test('a public route in front of a protected one is pointed out (partial overlap)', () => {
     const routes = API_ROUTE + '    auth: public\n    methods: [GET]\n  - name: orders\n    prefix: /api/orders\n    upstream: app\n';
     assert.deepEqual(warnings(withRoutes(routes)), [
-      'gw.yaml:13:5: warning: routes[1]: public route "api" (line 8) comes first and takes some requests of protected route "orders" without a token',
+      'gw.yaml:13:5: warning: routes[1]: public route "api" (gw.yaml:8) comes first and takes some requests of protected route "orders" without a token',
+    ]);
+  });
+
+  test('a role or scope no token can carry (a space, a comma, a look-alike) is a warning at that value', () => {
+    const routes = API_ROUTE + '    roles: [admin, "Order Admins"]\n    scopes: ["read,write", "r\\u0131ad"]\n';
+    assert.deepEqual(warnings(withRoutes(routes)), [
+      'gw.yaml:11:20: warning: routes[0].roles[1]: this role can never be met: a token\'s roles with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway\'s own checks too (see forward.headers)',
+      'gw.yaml:12:14: warning: routes[0].scopes[0]: this scope can never be met: a token\'s scopes with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway\'s own checks too (see forward.headers)',
+      'gw.yaml:12:28: warning: routes[0].scopes[1]: this scope can never be met: a token\'s scopes with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway\'s own checks too (see forward.headers)',
     ]);
   });
 

@@ -68,6 +68,13 @@ describe('compilePattern', () => {
     assert.equal(patternMatches('/users/:id', 'exact', '/users/42/x/'), false);
   });
 
+  test('an exact path written with a trailing slash matches the path without it too, as upstreams serve both', () => {
+    assert.equal(patternMatches('/admin/', 'exact', '/admin'), true);
+    assert.equal(patternMatches('/admin/', 'exact', '/admin/'), true);
+    assert.equal(patternMatches('/users/:id/', 'exact', '/users/42'), true);
+    assert.equal(patternMatches('/admin/', 'exact', '/admin/x'), false);
+  });
+
   test('a prefix matches whole segments only', () => {
     assert.equal(patternMatches('/api/orders', 'prefix', '/api/orders'), true);
     assert.equal(patternMatches('/api/orders', 'prefix', '/api/orders/'), true);

@@ -1,0 +1,80 @@
+// Fetching a key set or a discovery document from a server that may be hostile, or taken over: its body is
+// counted as it arrives, after decompression, and cut at the limit; it may redirect only within its own
+// origin, never to another host or from https to http.
+import { KeyFetchError } from './key-failure.ts';
+
+/** A key set is a few KB; 1 MB is far beyond any real one. */
+export const MAX_DOCUMENT_BYTES = 1024 * 1024;
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** GET `url` and parse its JSON; every failure is a KeyFetchError. */
+export async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let current = new URL(url);
+  for (let redirects = 0; ; redirects++) {
+    // Redirects are followed here, not by fetch: fetch would go anywhere the server says.
+    const response = await fetch(current, { headers: { accept: 'application/json' }, redirect: 'manual', signal });
+    if (!REDIRECT_STATUSES.has(response.status)) return parseJson(await readBody(response, url), url);
+    await response.body?.cancel();
+    current = redirectTarget(current, response.headers.get('location'), redirects, url);
+  }
+}
+
+/**
+ * The next URL of a redirect, if it stays where the configured URL put the trust: the same origin, or the
+ * same host moving from http to https. A redirect elsewhere would let whoever controls one path of the
+ * identity provider's server (or its redirects) hand the gateway keys from a server of their own; one to
+ * plain http, let anyone on the network path do so.
+ */
+function redirectTarget(from: URL, location: string | null, redirects: number, configured: string): URL {
+  const refuse = (why: string) => new KeyFetchError(`${configured}: ${why}`, { kind: 'redirect' });
+  if (redirects >= MAX_REDIRECTS) throw refuse(`more than ${MAX_REDIRECTS} redirects`);
+  const to = location !== null && URL.canParse(location, from.href) ? new URL(location, from) : undefined;
+  if (to === undefined) throw refuse('a redirect without a usable Location');
+  if (to.origin === from.origin) return to;
+  const upgrade = from.protocol === 'http:' && to.protocol === 'https:' && to.hostname === from.hostname;
+  if (upgrade) return to;
+  if (from.protocol === 'https:' && to.protocol === 'http:') throw refuse(`a redirect from https to plain http (${to.origin})`);
+  throw refuse(`a redirect to another origin (${to.origin})`);
+}
+
+/**
+ * The body, read as it streams and cut at the limit. fetch decompresses gzip, deflate and brotli, so the
+ * bytes counted are the decompressed ones: a 250 KB gzip of 250 MB is stopped after 1 MB of it, never
+ * buffered whole. A declared Content-Length over the limit is refused before a byte is read.
+ */
+async function readBody(response: Response, url: string): Promise<string> {
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new KeyFetchError(`${url} answered HTTP ${response.status}`, { kind: 'http_status', status: response.status });
+  }
+  const tooLarge = () => new KeyFetchError(`${url} sent a document over 1 MB`, { kind: 'too_large' });
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_DOCUMENT_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string, url: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KeyFetchError(`${url} did not send JSON`, { kind: 'not_json' });
+  }
+}

@@ -12,9 +12,9 @@ const SECRET_KEYS: ReadonlySet<string> = new Set(['secret']);
 /** zod's own messages start so; a message the schema wrote itself is worth keeping. */
 const ZOD_DEFAULT_MESSAGE = /^Invalid (option|input)/;
 
+/** A secret, or anything inside one (a list of secrets, {value, kid}). */
 export function isSecretPath(path: ConfigPath): boolean {
-  const last = path[path.length - 1];
-  return typeof last === 'string' && SECRET_KEYS.has(last);
+  return path.some((step) => typeof step === 'string' && SECRET_KEYS.has(step));
 }
 
 /** `conceal`: the value at this path must not be shown. */

@@ -13,7 +13,12 @@ export interface ForwardPolicy {
    * (the forwarding ones are kept, exactly spelled, from a trusted proxy). See spoofableNames().
    */
   readonly spoofable: ReadonlySet<string>;
+  /** forward.authorization: strip. The token then goes nowhere upstream, whatever carried it: */
   readonly stripAuthorization: boolean;
+  /** ...the lower-case names of the other headers a token_from reads (header:<Name>), removed with it... */
+  readonly tokenHeaders: readonly string[];
+  /** ...and the cookies a token_from reads (cookie:<name>), taken out of the Cookie header. */
+  readonly tokenCookies: ReadonlySet<string>;
   readonly trust: TrustPolicy;
 }
 
@@ -128,7 +133,7 @@ export function rewriteRequestHeaders(
   if (identity !== null) {
     for (const [name, value] of identity.headers) headers[name] = value;
   }
-  if (policy.stripAuthorization) delete headers.authorization;
+  if (policy.stripAuthorization) stripTokens(headers, policy);
   if (trusted) {
     const previous = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = previous ? `${previous}, ${client}` : client;
@@ -140,6 +145,31 @@ export function rewriteRequestHeaders(
     if (facts.host !== undefined) headers['x-forwarded-host'] = facts.host;
   }
   headers['x-request-id'] = facts.requestId;
+}
+
+function stripTokens(headers: IncomingHttpHeaders, policy: ForwardPolicy): void {
+  delete headers.authorization;
+  for (const name of policy.tokenHeaders) delete headers[name];
+  if (policy.tokenCookies.size > 0 && headers.cookie !== undefined) {
+    const cookie = withoutCookies(headers.cookie, policy.tokenCookies);
+    if (cookie === undefined) delete headers.cookie;
+    else headers.cookie = cookie;
+  }
+}
+
+/**
+ * The Cookie header without the named cookies (every occurrence), the others kept as sent; undefined
+ * when none is left.
+ */
+export function withoutCookies(cookie: string, names: ReadonlySet<string>): string | undefined {
+  const pairs = cookie.split(';');
+  const kept = pairs.filter((pair) => {
+    const eq = pair.indexOf('=');
+    return !names.has((eq === -1 ? pair : pair.slice(0, eq)).trim());
+  });
+  if (kept.length === pairs.length) return cookie;
+  const joined = kept.map((pair) => pair.trim()).filter((pair) => pair !== '').join('; ');
+  return joined === '' ? undefined : joined;
 }
 
 /** A header named in the client's Connection header is hop-by-hop too (RFC 9110 §7.6.1). */

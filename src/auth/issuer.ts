@@ -80,12 +80,12 @@ export function discoveredIssuerMatches(configured: string, discovered: unknown)
 export function issuerDifference(expected: string, found: string): string | undefined {
   if (expected === found) return undefined;
   const strip = (s: string) => s.replace(/\/+$/, '');
-  if (strip(expected) === strip(found)) return found.endsWith('/') ? 'it has a trailing slash' : 'it lacks the trailing slash';
+  if (strip(expected) === strip(found)) return found.endsWith('/') ? 'has a trailing slash' : 'lacks the trailing slash';
   const scheme = (s: string) => strip(s).replace(/^https?:\/\//i, '');
-  if (scheme(expected) === scheme(found)) return /^https:/i.test(found) ? 'it uses https' : 'it uses http';
-  if (strip(expected).toLowerCase() === strip(found).toLowerCase()) return 'it differs in letter case';
+  if (scheme(expected) === scheme(found)) return /^https:/i.test(found) ? 'uses https' : 'uses http';
+  if (strip(expected).toLowerCase() === strip(found).toLowerCase()) return 'differs in letter case';
   const withoutAuth = (s: string) => scheme(s).toLowerCase().replace(/^([^/]+)\/auth(?=\/)/, '$1');
-  if (withoutAuth(expected) === withoutAuth(found)) return scheme(found).includes('/auth/') ? 'it has the /auth path prefix' : 'it lacks the /auth path prefix';
+  if (withoutAuth(expected) === withoutAuth(found)) return scheme(found).includes('/auth/') ? 'has the /auth path prefix' : 'lacks the /auth path prefix';
   return undefined;
 }
 

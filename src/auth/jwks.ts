@@ -181,7 +181,7 @@ function issuerMismatch(url: string, expected: string, found: unknown): KeyFetch
   const text = typeof found === 'string' ? found.slice(0, 200) : '(none)';
   const difference = typeof found === 'string' ? issuerDifference(expected, found) : undefined;
   const failure: KeyFailure = { kind: 'issuer_mismatch', expected, found: text, ...(difference !== undefined ? { difference } : {}) };
-  return new KeyFetchError(`discovery document at ${url} names the issuer ${JSON.stringify(text)}, but the provider's issuer is ${JSON.stringify(expected)}${difference !== undefined ? ` (${difference})` : ''}`, failure);
+  return new KeyFetchError(`discovery document at ${url} names the issuer ${JSON.stringify(text)}, but the provider's issuer is ${JSON.stringify(expected)}${difference !== undefined ? ` (it ${difference})` : ''}`, failure);
 }
 
 function isNoMatchingKey(err: unknown): boolean {

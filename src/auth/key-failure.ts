@@ -42,7 +42,7 @@ export function describeKeyFailure(failure: KeyFailure): string {
     case 'discovery':
       return 'OpenID discovery failed';
     case 'issuer_mismatch':
-      return `the discovery document names the issuer ${JSON.stringify(failure.found)}, not the configured ${JSON.stringify(failure.expected)}${failure.difference !== undefined ? ` (${failure.difference})` : ''}`;
+      return `the discovery document names the issuer ${JSON.stringify(failure.found)}, not the configured ${JSON.stringify(failure.expected)}${failure.difference !== undefined ? ` (it ${failure.difference})` : ''}`;
     case 'file':
       return failure.problem;
     case 'other':

@@ -59,7 +59,7 @@ function untrustedIssuer(providers: ProviderDirectory, iss: unknown): Verificati
   return {
     code: 'token_untrusted_issuer',
     message: 'the token was not issued by a trusted provider',
-    ...(near !== undefined ? { hint: `the closest configured issuer is "${near.issuer}"; the token's ${near.difference}` } : {}),
+    ...(near !== undefined ? { hint: `the closest configured issuer is "${near.issuer}"; the token's iss ${near.difference}` } : {}),
   };
 }
 

@@ -50,12 +50,19 @@ const valueConditions = [
   z.strictObject({ contains_all: z.array(claimValue).min(1).describe('An array claim holds every one of these.') }),
   z.strictObject({ present: z.boolean().describe('true: the claim exists (not null); false: it does not.') }),
 ] as const;
-const providerCondition = z.union(valueConditions);
-const routeCondition = z.union([
-  ...valueConditions,
-  z.strictObject({ param: paramName.describe('The claim (a string) equals this path parameter, decoded, exactly.') }),
-  z.strictObject({ contains_param: paramName.describe('An array claim holds this path parameter, decoded, exactly.') }),
-]);
+const providerCondition = z.union(valueConditions, {
+  error: 'a condition is a value, a list of values, or one of {contains: x}, {contains_any: [..]}, {contains_all: [..]}, {present: true|false}',
+});
+const routeCondition = z.union(
+  [
+    ...valueConditions,
+    z.strictObject({ param: paramName.describe('The claim (a string) equals this path parameter, decoded, exactly.') }),
+    z.strictObject({ contains_param: paramName.describe('An array claim holds this path parameter, decoded, exactly.') }),
+  ],
+  {
+    error: 'a condition is a value, a list of values, or one of {param: name}, {contains: x}, {contains_any: [..]}, {contains_all: [..]}, {contains_param: name}, {present: true|false}',
+  },
+);
 
 const identityHeaders = z.record(nonEmpty, oneOrMore(claimPath))
   .describe('Header -> claim path (or a list: the first present wins); "roles" and "scopes" are the normalized lists.');

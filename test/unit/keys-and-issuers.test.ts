@@ -88,16 +88,16 @@ describe('issuer templates', () => {
 
 describe('issuer differences', () => {
   test('the classic near misses are named', () => {
-    assert.equal(issuerDifference('https://t.auth0.com/', 'https://t.auth0.com'), 'it lacks the trailing slash');
-    assert.equal(issuerDifference('https://t.auth0.com', 'https://t.auth0.com/'), 'it has a trailing slash');
-    assert.equal(issuerDifference('https://kc.example/realms/a', 'http://kc.example/realms/a'), 'it uses http');
-    assert.equal(issuerDifference('https://kc.example/realms/a', 'https://KC.example/realms/a'), 'it differs in letter case');
-    assert.equal(issuerDifference('https://kc.example/realms/a', 'https://kc.example/auth/realms/a'), 'it has the /auth path prefix');
+    assert.equal(issuerDifference('https://t.auth0.com/', 'https://t.auth0.com'), 'lacks the trailing slash');
+    assert.equal(issuerDifference('https://t.auth0.com', 'https://t.auth0.com/'), 'has a trailing slash');
+    assert.equal(issuerDifference('https://kc.example/realms/a', 'http://kc.example/realms/a'), 'uses http');
+    assert.equal(issuerDifference('https://kc.example/realms/a', 'https://KC.example/realms/a'), 'differs in letter case');
+    assert.equal(issuerDifference('https://kc.example/realms/a', 'https://kc.example/auth/realms/a'), 'has the /auth path prefix');
     assert.equal(issuerDifference('https://a.example', 'https://b.example'), undefined);
   });
 
   test('closestIssuer finds the configured issuer a token nearly names', () => {
-    assert.deepEqual(closestIssuer('https://t.auth0.com', ['other', 'https://t.auth0.com/']), { issuer: 'https://t.auth0.com/', difference: 'it lacks the trailing slash' });
+    assert.deepEqual(closestIssuer('https://t.auth0.com', ['other', 'https://t.auth0.com/']), { issuer: 'https://t.auth0.com/', difference: 'lacks the trailing slash' });
     assert.equal(closestIssuer('https://x.example', ['https://t.auth0.com/']), undefined);
   });
 });

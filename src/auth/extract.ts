@@ -21,13 +21,6 @@ export type TokenFormatCode =
   | 'token_encrypted'
   | 'token_too_large';
 
-/** What the extractor looks at: the headers and the query string (with its "?", or ""). */
-export interface TokenCarrierFacts {
-  readonly headers: IncomingHttpHeaders;
-  readonly rawHeaders: readonly string[];
-  readonly query: string;
-}
-
 const NONE: Extraction = { kind: 'none' };
 const BEARER = /^bearer +/i;
 /** header.payload.signature, base64url (a JWS in compact serialization). */
@@ -52,12 +45,21 @@ export function describeSource(source: TokenSource): string {
   return `${source.kind === 'query' ? 'query parameter' : source.kind} "${source.name}"`;
 }
 
-/** The one token the request carries in `sources`, tried in order; the first source wins a tie. */
-export function extractToken(sources: readonly TokenSource[], request: TokenCarrierFacts, maxTokenBytes: number): Extraction {
-  if (sources.length === 1 && sources[0]!.kind === 'bearer') return extractBearer(request.headers, request.rawHeaders, maxTokenBytes);
+/**
+ * The one token the request carries in `sources`, tried in order; the first source wins a tie. `query` is
+ * the query string with its "?", or "".
+ */
+export function extractToken(
+  sources: readonly TokenSource[],
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+  query: string,
+  maxTokenBytes: number,
+): Extraction {
+  if (sources.length === 1 && sources[0]!.kind === 'bearer') return extractBearer(headers, rawHeaders, maxTokenBytes);
   let found: Extract<Extraction, { kind: 'token' }> | undefined;
   for (const source of sources) {
-    const extraction = extractFrom(source, request, maxTokenBytes);
+    const extraction = extractFrom(source, headers, rawHeaders, query, maxTokenBytes);
     if (extraction.kind === 'rejected') return extraction;
     if (extraction.kind === 'none') continue;
     if (found === undefined) found = extraction;
@@ -68,23 +70,23 @@ export function extractToken(sources: readonly TokenSource[], request: TokenCarr
   return found ?? NONE;
 }
 
-function extractFrom(source: TokenSource, request: TokenCarrierFacts, maxTokenBytes: number): Extraction {
+function extractFrom(source: TokenSource, headers: IncomingHttpHeaders, rawHeaders: readonly string[], query: string, maxTokenBytes: number): Extraction {
   switch (source.kind) {
     case 'bearer':
-      return extractBearer(request.headers, request.rawHeaders, maxTokenBytes);
+      return extractBearer(headers, rawHeaders, maxTokenBytes);
     case 'header': {
-      const value = request.headers[source.name];
+      const value = headers[source.name];
       if (value === undefined) return NONE;
-      if (countHeader(request.rawHeaders, source.name) > 1) return duplicated(`the request has more than one ${source.name} header`);
+      if (countHeader(rawHeaders, source.name) > 1) return duplicated(`the request has more than one ${source.name} header`);
       return asToken(String(value).trim(), source, maxTokenBytes);
     }
     case 'cookie': {
-      const values = cookieValues(request.headers.cookie, source.name);
+      const values = cookieValues(headers.cookie, source.name);
       if (values.length > 1) return duplicated(`the request carries the cookie "${source.name}" more than once`);
       return values.length === 0 ? NONE : asToken(values[0]!, source, maxTokenBytes);
     }
     case 'query': {
-      const values = queryValues(request.query, source.name);
+      const values = queryValues(query, source.name);
       if (values.length > 1) return duplicated(`the query names "${source.name}" more than once`);
       return values.length === 0 ? NONE : asToken(values[0]!, source, maxTokenBytes);
     }

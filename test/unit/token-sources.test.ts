@@ -13,7 +13,7 @@ const B = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiIn0.c2lnbmF0dXJlYg';
 
 function extract(sources: string[], headers: IncomingHttpHeaders, query = '', raw?: string[]): Extraction {
   const rawHeaders = raw ?? Object.entries(headers).flatMap(([k, v]) => [k, String(v)]);
-  return extractToken(sources.map(parseTokenSource), { headers, rawHeaders, query }, 16_384);
+  return extractToken(sources.map(parseTokenSource), headers, rawHeaders, query, 16_384);
 }
 const outcome = (e: Extraction) => (e.kind === 'rejected' ? e.code : e.kind === 'token' ? `${e.source.key} ${e.token === A ? 'A' : e.token === B ? 'B' : e.token}` : 'none');
 

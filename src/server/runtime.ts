@@ -131,6 +131,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     applyClientTimeouts(server, next.settings);
     logger.level = result.loaded.config.server?.log_level ?? 'info';
     holder!.replace(next);
+    // Key sources new to this config that were ready at once (a jwks_file) start watching now; the
+    // ones carried over are already running.
+    next.verifier.providers.start();
     metrics.reload(true);
     announceConfig(logger, next, trigger);
     return true;

@@ -123,6 +123,18 @@ describe('key rotation', () => {
     assert.equal(await call(secondToken), 200);
   });
 
+  test('jwks_file is still watched after gateway.yaml is reloaded', async () => {
+    // (A broken key file fails validation: a reload needs it whole again first.)
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [await publicJwk(second, 'second')] }));
+    const config = readFileSync(gw.file, 'utf8');
+    assert.equal(await gw.rewrite(config.replace('name: all', 'name: everything')), true);
+    const firstToken = await sign({ iss: 'internal' }, { alg: 'RS256', key: first.privateKey, header: { kid: 'first' } });
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [await publicJwk(first, 'first')] }));
+    const reloads = gw.logs.filter((l) => l.msg === 'provider key file reloaded').length;
+    await waitForLog(() => gw.logs.filter((l) => l.msg === 'provider key file reloaded').length > reloads);
+    assert.equal(await call(firstToken), 200);
+  });
+
   async function waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<void> {
     for (let i = 0; i < 200; i++) {
       if (gw.logs.some(predicate)) return;

@@ -20,7 +20,7 @@ describe('per-provider identity headers', () => {
     gw = await startTestGateway({
       server: { host: '127.0.0.1' },
       providers: [
-        { name: 'oidc', issuer: 'oidc', secret: OIDC },
+        { name: 'oidc', issuer: 'oidc', secret: OIDC, forward: { headers: { 'X-Org': 'https://example.com/org' } } },
         { name: 'entra', issuer: 'entra', secret: ENTRA, forward: { headers: { 'x-user-id': 'oid', 'X-Tenant-Id': 'tid' } } },
         { name: 'legacy', audience: 'legacy-api', secret: LEGACY, forward: { headers: { 'X-User-Id': ['sub', 'id'], 'X-Legacy-Role': 'role' } } },
       ],
@@ -45,7 +45,8 @@ describe('per-provider identity headers', () => {
   }
 
   test('an OIDC provider\'s sub, Entra\'s oid and a legacy app\'s id all fill X-User-Id', async () => {
-    assert.equal((await forwarded('/api/x', await sign({ iss: 'oidc', sub: 'u-1', email: 'a@x' }, { key: OIDC })))['x-user-id'], 'u-1');
+    const oidc = await forwarded('/api/x', await sign({ iss: 'oidc', sub: 'u-1', email: 'a@x', 'https://example.com/org': 'acme' }, { key: OIDC }));
+    assert.deepEqual([oidc['x-user-id'], oidc['x-org']], ['u-1', 'acme'], 'a namespaced claim (a URL) is one claim name');
     const entra = await forwarded('/api/x', await sign({ iss: 'entra', sub: 'pairwise', oid: 'o-1', tid: 't-1', email: 'b@x' }, { key: ENTRA }));
     assert.deepEqual([entra['x-user-id'], entra['x-tenant-id'], entra['x-user-email']], ['o-1', 't-1', 'b@x']);
     const legacy = await forwarded('/api/x', await sign({ aud: 'legacy-api', id: 42, role: 'admin' }, { key: LEGACY }));

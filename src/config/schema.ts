@@ -145,11 +145,11 @@ const provider = z
       .describe('With an issuer template: the only values its placeholder may take (tenant ids).'),
     audience: z.union([nonEmpty, z.array(nonEmpty).min(1)]).optional()
       .describe('When set, the token\'s aud must contain one of these.'),
-    secret: z.union([nonEmpty, z.array(z.union([nonEmpty, z.strictObject({ value: nonEmpty, kid: nonEmpty.optional() })])).min(1)]).optional()
+    secret: z.union([nonEmpty, z.array(z.union([nonEmpty, z.strictObject({ value: nonEmpty.describe('The secret.'), kid: nonEmpty.optional().describe('Tokens whose kid is this are verified with this secret only.') })])).min(1)]).optional()
       .describe('HMAC secret (HS256/384/512), or a list (current and next: any verifies; {value, kid} is tried for tokens with that kid). Use ${VAR} rather than writing it here.'),
     secret_encoding: z.enum(['utf8', 'base64', 'base64url']).optional()
       .describe(`How the secret's text is turned into key bytes (default ${DEFAULTS.secret_encoding}); base64 for Spring/JJWT and older Auth0 secrets.`),
-    public_key_file: z.union([nonEmpty, z.array(z.union([nonEmpty, z.strictObject({ file: nonEmpty, kid: nonEmpty.optional() })])).min(1)]).optional()
+    public_key_file: z.union([nonEmpty, z.array(z.union([nonEmpty, z.strictObject({ file: nonEmpty.describe('PEM public key or certificate.'), kid: nonEmpty.optional().describe('Tokens whose kid is this are verified with this key only.') })])).min(1)]).optional()
       .describe('PEM public key or certificate, relative to gateway.yaml; or a list (any verifies; {file, kid} is tried for tokens with that kid).'),
     jwks_file: nonEmpty.optional().describe('A local JWKS file, relative to gateway.yaml; watched and reloaded when it changes.'),
     signing_key_file: nonEmpty.optional()

@@ -1,23 +1,8 @@
-// Reading claims: dotted paths ("realm_access.roles"), the normalized role and scope lists, and the text
-// of a claim as an upstream header carries it.
+// Reading claims: the normalized role and scope lists, and the text of a claim as an upstream header
+// carries it. Claim paths and the one reader of a claim by its path are in claim-path.ts.
 import type { JWTPayload } from 'jose';
+import { readClaim, type ClaimPath } from './claim-path.ts';
 import { isUnambiguousValue } from './claim-text.ts';
-
-export type ClaimPath = readonly string[];
-
-export function parseClaimPath(text: string): ClaimPath {
-  return text.split('.');
-}
-
-export function readClaim(payload: JWTPayload, path: ClaimPath): unknown {
-  let current: unknown = payload;
-  for (const part of path) {
-    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
-    if (!Object.prototype.hasOwnProperty.call(current, part)) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
-}
 
 /** An array of strings, or a string of values separated by spaces or commas. */
 export function listOf(value: unknown, separators: RegExp): string[] {
@@ -26,13 +11,32 @@ export function listOf(value: unknown, separators: RegExp): string[] {
   return [];
 }
 
-export function rolesOf(payload: JWTPayload, path: ClaimPath): string[] {
-  return listOf(readClaim(payload, path), /[\s,]+/);
+/**
+ * The union of the roles at each path: an array of strings, a string of roles separated by spaces or
+ * commas, or an object whose keys are the roles (ZITADEL: {"admin": {...}}). A key whose value is false or
+ * null is not a role: {"admin": false} says the opposite. A boolean claim is never a role.
+ */
+export function rolesOf(payload: JWTPayload, paths: readonly ClaimPath[]): string[] {
+  if (paths.length === 1) return rolesIn(readClaim(payload, paths[0]!));
+  const roles = new Set<string>();
+  for (const path of paths) for (const role of rolesIn(readClaim(payload, path))) roles.add(role);
+  return [...roles];
 }
 
-/** OAuth scopes: the space-delimited "scope" claim (RFC 8693 §4.2) and the "scp" claim some IdPs use. */
-export function scopesOf(payload: JWTPayload): string[] {
-  const scopes = new Set([...listOf(payload.scope, / +/), ...listOf(payload.scp, / +/)]);
+function rolesIn(value: unknown): string[] {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.keys(value).filter((k) => k !== '' && (value as Record<string, unknown>)[k] !== false && (value as Record<string, unknown>)[k] !== null);
+  }
+  return listOf(value, /[\s,]+/);
+}
+
+/**
+ * OAuth scopes: the union of the claims at `paths`, each space-delimited text (RFC 8693 §4.2 "scope") or a
+ * list ("scp" as some IdPs send it, Auth0's "permissions").
+ */
+export function scopesOf(payload: JWTPayload, paths: readonly ClaimPath[]): string[] {
+  const scopes = new Set<string>();
+  for (const path of paths) for (const scope of listOf(readClaim(payload, path), / +/)) scopes.add(scope);
   return [...scopes];
 }
 

@@ -4,10 +4,12 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import type { Algorithm } from '../config/schema.ts';
 import { fetchJson } from './jwks-fetch.ts';
+import type { JwksFileEvents } from './jwks-file.ts';
+import { discoveredIssuerMatches, issuerDifference } from './issuer.ts';
 import { KeyFetchError, type KeyFailure } from './key-failure.ts';
 import { ASYMMETRIC_ALGORITHMS, KeysUnavailableError, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
 
-export interface JwksEvents {
+export interface JwksEvents extends Partial<JwksFileEvents> {
   /** Every fetch attempt, for metrics and logs. */
   onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }): void;
 }
@@ -16,7 +18,10 @@ export interface JwksOptions {
   readonly provider: string;
   /** The JWKS URL, or undefined to discover it from the issuer. */
   readonly jwksUri?: string;
+  /** The issuer (or issuer template) the discovery document must name. */
   readonly discoveryIssuer?: string;
+  /** Where the discovery document is; default {discoveryIssuer}/.well-known/openid-configuration. */
+  readonly discoveryUrl?: string;
   readonly refreshMs: number;
   readonly cooldownMs: number;
   readonly timeoutMs?: number;
@@ -154,10 +159,10 @@ export class JwksKeySource implements KeySource {
 
   private async discover(): Promise<string> {
     const issuer = this.options.discoveryIssuer!;
-    const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const url = this.options.discoveryUrl ?? discoveryUrlOf(issuer);
     const document = (await fetchJson(url, this.options.timeoutMs)) as { issuer?: unknown; jwks_uri?: unknown };
     // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
-    if (document.issuer !== issuer) throw new KeyFetchError(`discovery document at ${url} names a different issuer`, { kind: 'discovery' });
+    if (!discoveredIssuerMatches(issuer, document.issuer)) throw issuerMismatch(url, issuer, document.issuer);
     if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) {
       throw new KeyFetchError(`discovery document at ${url} has no usable jwks_uri`, { kind: 'discovery' });
     }
@@ -166,11 +171,24 @@ export class JwksKeySource implements KeySource {
   }
 }
 
+/** OpenID Connect Discovery §4: the document is at the issuer's own "/.well-known/openid-configuration". */
+export function discoveryUrlOf(issuer: string): string {
+  return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+}
+
+/** Both issuers, and the usual reason they differ: an operator fixes this from the message alone. */
+function issuerMismatch(url: string, expected: string, found: unknown): KeyFetchError {
+  const text = typeof found === 'string' ? found.slice(0, 200) : '(none)';
+  const difference = typeof found === 'string' ? issuerDifference(expected, found) : undefined;
+  const failure: KeyFailure = { kind: 'issuer_mismatch', expected, found: text, ...(difference !== undefined ? { difference } : {}) };
+  return new KeyFetchError(`discovery document at ${url} names the issuer ${JSON.stringify(text)}, but the provider's issuer is ${JSON.stringify(expected)}${difference !== undefined ? ` (it ${difference})` : ''}`, failure);
+}
+
 function isNoMatchingKey(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'ERR_JWKS_NO_MATCHING_KEY';
 }
 
-function parseJwks(value: unknown): JSONWebKeySet {
+export function parseJwks(value: unknown): JSONWebKeySet {
   const keys = (value as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || !keys.every((k) => k !== null && typeof k === 'object')) {
     throw new KeyFetchError('the JWKS document has no "keys" list', { kind: 'no_keys' });

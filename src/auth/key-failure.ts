@@ -10,6 +10,9 @@ export type KeyFailure =
   | { readonly kind: 'not_json' }
   | { readonly kind: 'no_keys' }
   | { readonly kind: 'discovery' }
+  /** The discovery document names another issuer: both are shown (every token names its issuer anyway). */
+  | { readonly kind: 'issuer_mismatch'; readonly expected: string; readonly found: string; readonly difference?: string }
+  | { readonly kind: 'file'; readonly problem: string }
   | { readonly kind: 'other' };
 
 /** A failed fetch: `message` (with the address) for the log, `failure` for everyone else. */
@@ -41,6 +44,10 @@ export function describeKeyFailure(failure: KeyFailure): string {
       return 'the key set has no "keys" list';
     case 'discovery':
       return 'OpenID discovery failed';
+    case 'issuer_mismatch':
+      return `the discovery document names the issuer ${JSON.stringify(failure.found)}, not the configured ${JSON.stringify(failure.expected)}${failure.difference !== undefined ? ` (it ${failure.difference})` : ''}`;
+    case 'file':
+      return failure.problem;
     case 'other':
       return 'fetch failed';
   }

@@ -1,4 +1,6 @@
-// What a route demands of a verified caller, and the check of an identity against it.
+// What a route demands of a verified caller, and the check of an identity against it. Claim conditions
+// (which may compare with the request's path) are checked by the pipeline with conditions.ts.
+import type { ClaimCondition } from './conditions.ts';
 import type { Identity } from './identity.ts';
 
 export interface Requirement {
@@ -10,6 +12,10 @@ export interface Requirement {
   readonly scopes: readonly string[];
   /** Provider names accepted here; null accepts every provider. */
   readonly providers: ReadonlySet<string> | null;
+  /** The route's claims conditions, ANDed; checked per request, never remembered with the token. */
+  readonly claims: readonly ClaimCondition[];
+  /** Whether a condition compares with a path parameter (the request path's segments are then needed). */
+  readonly usesPathParameters: boolean;
 }
 
 export type AuthorizationFailure =

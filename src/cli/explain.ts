@@ -15,6 +15,7 @@ import { normalizeTarget } from '../routing/normalize.ts';
 import { foldCase, segmentsOf } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
+import { credentialNames, placeToken, redactHeader, redactQuery, type CredentialNames } from './explain-tokens.ts';
 
 const OPTIONS = {
   ...CONFIG_OPTION,
@@ -32,24 +33,29 @@ export async function explainCommand(args: readonly string[], out: NodeJS.Writab
   if (positionals.length !== 2) throw new UsageError('explain needs METHOD and URL, e.g. explain GET http://localhost:8080/api/orders/1');
   if (values.token !== undefined && values.claims !== undefined) throw new UsageError('give --token or --claims, not both');
   const method = positionals[0]!.toUpperCase();
-  const { host, target } = splitUrl(positionals[1]!);
+  const split = splitUrl(positionals[1]!);
+  const host = split.host;
+  let target = split.target;
   const headers = headersFrom(values.header ?? [], host);
 
   let verify: VerifyFunction = verifyToken;
-  if (values.token !== undefined) headers.authorization = `Bearer ${values.token}`;
+  let token = values.token;
   if (values.claims !== undefined) {
     const claims = parseClaims(values.claims);
-    headers.authorization = `Bearer ${new UnsecuredJWT(claims).encode()}unsigned`;
+    token = `${new UnsecuredJWT(claims).encode()}unsigned`;
     verify = (verifier) => checkClaimsOnly(verifier, claims);
   }
 
-  const config = await compileConfig(loadConfigOrThrow(configFile(values.config)));
+  const loaded = loadConfigOrThrow(configFile(values.config));
+  const config = await compileConfig(loaded);
   try {
+    if (token !== undefined) target = placeToken(config, method, target, headers, token);
     if (values.token !== undefined) await fetchKeys(config);
     const rawHeaders = Object.entries(headers).flatMap(([k, v]) => [k, String(v)]);
     const trace: Trace = [];
     const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
-    const report = buildReport(config, method, target, headers, decision, trace, values.client ?? '127.0.0.1', values.claims !== undefined);
+    const secrets = credentialNames(loaded.config);
+    const report = buildReport(config, method, target, headers, decision, trace, values.client ?? '127.0.0.1', values.claims !== undefined, secrets);
     out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
     return decision.kind === 'forward' ? 0 : 2;
   } finally {
@@ -63,6 +69,7 @@ interface Report {
   routes: { name: string; match: string; outcome: string }[];
   steps: Trace;
   checks: string[];
+  checksShown?: boolean;
   forward?: { upstream: string; url: string; targets: string[]; balance: string | null; health: string; headers: Record<string, string> };
   decision: { allowed: boolean; status: number | null; code: string | null; message: string };
 }
@@ -76,12 +83,13 @@ function buildReport(
   trace: Trace,
   client: string,
   claimsOnly: boolean,
+  secrets: CredentialNames,
 ): Report {
   const normalized = normalizeTarget(target);
   const path = normalized.ok ? normalized.path : null;
   const chosen = decision.kind === 'forward' ? decision.route : decision.route;
   const report: Report = {
-    request: { method, target, host: headers.host },
+    request: { method, target: redactQuery(target, config.queryTokenNames), host: headers.host },
     path,
     routes: path === null ? [] : config.router.routes.map((r) => ({ name: r.name, match: describeMatch(r), outcome: routeOutcome(config, r, chosen, method, headers.host, path) })),
     steps: trace,
@@ -119,7 +127,7 @@ function buildReport(
         : upstream.outliers !== null
           ? 'outlier detection on: the running gateway ejects targets that keep failing'
           : 'no health checks: every target gets requests',
-      headers: Object.fromEntries(Object.entries(forwarded).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, redactHeader(k, v)])),
+      headers: Object.fromEntries(Object.entries(forwarded).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, redactHeader(k, v, secrets)])),
     };
   }
   return report;
@@ -148,7 +156,14 @@ function identityChecks(identity: Identity, claimsOnly: boolean): string[] {
   const expIn = Math.round(((claims.exp ?? 0) * 1000 - Date.now()) / 1000);
   checks.push(`exp: ${new Date((claims.exp ?? 0) * 1000).toISOString()} (in ${expIn}s)`);
   if (claims.nbf !== undefined) checks.push(`nbf: ${new Date(claims.nbf * 1000).toISOString()}`);
-  checks.push(options.issuer !== undefined ? `iss: ${String(claims.iss)} (required)` : 'iss: not checked (provider has no issuer)');
+  const template = identity.provider.issuerTemplate;
+  checks.push(
+    options.issuer !== undefined
+      ? `iss: ${String(claims.iss)} (required)`
+      : template !== undefined
+        ? `iss: ${String(claims.iss)} (fits ${template.source}, ${template.claim} ${JSON.stringify(claims[template.claim])}${template.tenants ? ', a listed tenant' : ''})`
+        : 'iss: not checked (provider has no issuer)',
+  );
   checks.push(options.audience !== undefined ? `aud: ${JSON.stringify(claims.aud)} (one of ${[options.audience].flat().join(', ')} required)` : 'aud: not checked');
   checks.push(`roles: ${identity.roles.join(', ') || '(none)'}`);
   checks.push(`scopes: ${identity.scopes.join(' ') || '(none)'}`);
@@ -165,7 +180,10 @@ function render(report: Report): string {
     if (step.stage === 'route') {
       for (const r of report.routes) more(`  ${r.name.padEnd(16)} ${r.match.padEnd(36)} ${r.outcome}`);
     }
-    if (step.stage === 'verify' && step.outcome === 'pass') for (const c of report.checks) more(`  ${c}`);
+    if (step.stage === 'verify' && step.outcome === 'pass' && !report.checksShown) {
+      report.checksShown = true;
+      for (const c of report.checks) more(`  ${c}`);
+    }
   }
   if (report.forward) {
     row('forward', report.forward.url);
@@ -218,9 +236,3 @@ async function fetchKeys(config: CompiledConfig): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The explain output may be pasted into tickets: never print a credential. */
-function redactHeader(name: string, value: string): string {
-  if (name === 'authorization') return value.replace(/^(\w+)\s+.*$/, '$1 [redacted]');
-  if (name === 'cookie') return '[redacted]';
-  return value;
-}

@@ -3,7 +3,8 @@
 // wins over what the command sets by itself (iss, aud, iat, exp from --ttl): `--claim exp=1` mints an
 // expired token on purpose, and must not be quietly replaced.
 import { SignJWT, type JWTPayload } from 'jose';
-import { algorithmsForKey } from '../auth/keys.ts';
+import { claimPath } from '../auth/claim-path.ts';
+import { algorithmsForKey, jwsKeyOf, secretBytes } from '../auth/keys.ts';
 import { loadConfigOrThrow } from '../config/load.ts';
 import { DEFAULTS } from '../config/schema.ts';
 import { DURATION_PATTERN, durationSeconds } from '../config/units.ts';
@@ -38,11 +39,15 @@ export async function tokenCommand(args: readonly string[], out: NodeJS.Writable
   const signingKey = loaded.providerKeys.get(provider.name)?.signingKey;
   let key: Uint8Array | NonNullable<typeof signingKey>;
   let alg: string;
+  let kid: string | undefined;
   if (provider.secret !== undefined) {
-    key = new TextEncoder().encode(provider.secret);
+    // The first secret is the current one; the others are being rotated in or out.
+    const first = [provider.secret].flat()[0]!;
+    key = secretBytes(typeof first === 'string' ? first : first.value, provider.secret_encoding ?? DEFAULTS.secret_encoding)!;
+    kid = typeof first === 'string' ? undefined : first.kid;
     alg = provider.algorithms?.[0] ?? 'HS256';
   } else if (signingKey !== undefined) {
-    key = signingKey;
+    key = jwsKeyOf(signingKey);
     const supported = algorithmsForKey(signingKey);
     alg = provider.algorithms?.find((a) => supported.includes(a)) ?? supported[0]!;
   } else {
@@ -54,14 +59,14 @@ export async function tokenCommand(args: readonly string[], out: NodeJS.Writable
 
   const claims: JWTPayload = {};
   if (values.roles !== undefined) {
-    setPath(claims, (provider.roles_claim ?? DEFAULTS.roles_claim).split('.'), values.roles.split(',').map((r) => r.trim()).filter(Boolean));
+    setPath(claims, rolesPath([provider.roles_claim ?? DEFAULTS.roles_claim].flat()[0]!), values.roles.split(',').map((r) => r.trim()).filter(Boolean));
   }
   if (values.scope !== undefined) claims.scope = values.scope;
   for (const [claimPath, value] of explicit) setPath(claims, claimPath, value);
   checkTimeClaims(claims);
 
   const jwt = new SignJWT(claims)
-    .setProtectedHeader({ alg, ...(provider.typ !== undefined ? { typ: provider.typ } : {}) })
+    .setProtectedHeader({ alg, ...(kid !== undefined ? { kid } : {}), ...(provider.typ !== undefined ? { typ: provider.typ } : {}) })
     .setSubject(values.sub);
   if (claims.iat === undefined) jwt.setIssuedAt();
   if (claims.exp === undefined) jwt.setExpirationTime(`${durationSeconds(ttl)}s`);
@@ -110,6 +115,15 @@ function isInexactNumber(token: string): boolean {
   if (token.startsWith('"')) return false;
   const value = Number(token);
   return !Number.isFinite(value) || (/^-?\d+$/.test(token) && !Number.isSafeInteger(value));
+}
+
+/**
+ * Where --roles goes: the segments of roles_claim; a namespaced name ("https://example.com/roles",
+ * "cognito:groups") is one top-level claim, as the gateway reads it.
+ */
+function rolesPath(text: string): readonly string[] {
+  const path = claimPath(text);
+  return path.topLevelName !== undefined && /[/:]/.test(path.topLevelName) ? [path.topLevelName] : path.segments;
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -11,7 +11,7 @@ import { applyClientTimeouts } from '../server/client-limits.ts';
 import type { Logger } from '../server/logger.ts';
 import { reloadCounter } from '../server/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
-import { watchConfig } from '../server/watch.ts';
+import { watchFile } from '../config/watch.ts';
 import { ConfigSync } from './config-sync.ts';
 import { isMessage, SNAPSHOT_ENV, type Answer, type MetricFamily, type PrimaryMessage } from './messages.ts';
 import { Questions } from './questions.ts';
@@ -130,7 +130,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
       applyClientTimeouts(admin, sync.settings);
       return ok;
     });
-  const watcher = watchConfig(options.configFile, () => void reload('file changed'));
+  const watcher = watchFile(options.configFile, () => void reload('file changed'));
 
   const stop = async (): Promise<void> => {
     if (stopping) return;

@@ -3,12 +3,12 @@
 import { isUnambiguousElement } from '../auth/claim-text.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import { RESERVED_HEADERS } from '../proxy/headers.ts';
+import { checkClaimPath, checkHeaderMap, checkTokenFrom, reporter } from './check-claims.ts';
 import type { ConfigProblem, Severity } from './problems.ts';
 import type { GatewayConfig, RouteConfig } from './schema.ts';
 import { problemAt, type ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HOST_PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
 const PARAMETER = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -48,9 +48,12 @@ export function checkRoutes(config: GatewayConfig, source: ConfigSource): Config
       }
     });
     checkRequirements(route, providerNames.length, at);
+    checkConditions(route, (path, code, message, keyOf) => problems.push(problemAt(source, ['routes', i, ...path], code, message, 'error', keyOf)));
+    checkClaimKeys(route, i, source, problems);
+    checkTokenFrom(route.token_from, ['routes', i, 'token_from'], reporter(source, problems));
   });
 
-  checkForward(config, source, problems);
+  checkHeaderMap(config.forward?.headers, ['forward', 'headers'], reporter(source, problems));
   return problems;
 }
 
@@ -72,9 +75,9 @@ function checkRequirements(
   at: (key: (string | number)[], code: string, message: string, severity?: Severity) => void,
 ): void {
   const auth = route.auth ?? 'required';
-  const demands = (['roles', 'all_roles', 'scopes'] as const).filter((k) => route[k] !== undefined);
+  const demands = (['roles', 'all_roles', 'scopes', 'claims'] as const).filter((k) => route[k] !== undefined);
   if (auth === 'public') {
-    for (const key of [...demands, ...(route.providers ? (['providers'] as const) : [])]) {
+    for (const key of [...demands, ...(route.providers ? (['providers'] as const) : []), ...(route.token_from ? (['token_from'] as const) : [])]) {
       at([key], 'public_with_requirements', `a public route reads no token, so ${key} would never be checked; remove it or set auth: required`);
     }
   } else if (auth === 'optional') {
@@ -82,8 +85,8 @@ function checkRequirements(
       at([key], 'optional_with_requirements', `an optional route lets callers without a token through, so ${key} can not be enforced; set auth: required`);
     }
   }
-  for (const key of demands) {
-    route[key]!.forEach((value, j) => {
+  for (const key of ['roles', 'all_roles', 'scopes'] as const) {
+    route[key]?.forEach((value, j) => {
       if (!isUnambiguousElement(value)) {
         const what = key === 'scopes' ? 'scope' : 'role';
         at([key, j], 'requirement_never_met', `this ${what} can never be met: a token's ${what}s with a space, a comma, a control character or a character upstreams read as another are left out, for the gateway's own checks too (see forward.headers)`, 'warning');
@@ -95,19 +98,21 @@ function checkRequirements(
   }
 }
 
-function checkForward(config: GatewayConfig, source: ConfigSource, problems: ConfigProblem[]): void {
-  const seen = new Map<string, string>();
-  for (const [name, claim] of Object.entries(config.forward?.headers ?? {})) {
-    const at = (code: string, message: string, severity: 'error' | 'warning' = 'error') =>
-      problems.push(problemAt(source, ['forward', 'headers', name], code, message, severity, true));
-    const lower = name.toLowerCase();
-    if (!HEADER_NAME.test(name)) at('bad_header_name', `"${name}" is not a valid header name`);
-    else if (RESERVED_HEADERS.has(lower)) at('reserved_header', `${name} is managed by the gateway or by HTTP itself and can not carry a claim`);
-    else if (seen.has(lower)) at('duplicate_header', `${name} is already mapped as ${seen.get(lower)}; header names ignore case`);
-    else if (name.includes('_')) at('underscore_header', `${name}: many proxies drop headers with underscores; prefer dashes`, 'warning');
-    seen.set(lower, name);
-    if (claim.split('.').some((part) => part === '')) {
-      problems.push(problemAt(source, ['forward', 'headers', name], 'bad_claim_path', 'a claim path is names separated by single dots, like realm_access.roles'));
-    }
+/** A {param} or {contains_param} condition names a parameter of the route's own path. */
+function checkConditions(route: RouteConfig, at: (key: (string | number)[], code: string, message: string, keyOf?: boolean) => void): void {
+  const pattern = route.path ?? route.prefix ?? '';
+  const parameters = pattern.split('/').filter((s) => PARAMETER.test(s)).map((s) => s.slice(1));
+  for (const [claim, condition] of Object.entries(route.claims ?? {})) {
+    if (condition === null || typeof condition !== 'object' || Array.isArray(condition)) continue;
+    const name = 'param' in condition ? condition.param : 'contains_param' in condition ? condition.contains_param : undefined;
+    if (name === undefined || parameters.includes(name)) continue;
+    const key = 'param' in condition ? 'param' : 'contains_param';
+    const known = parameters.length > 0 ? `; its parameters: ${parameters.map((p) => `:${p}`).join(', ')}` : '; it has none';
+    at(['claims', claim, key], 'unknown_param', `the route's path ${pattern} has no parameter :${name}${known}`);
   }
+}
+
+function checkClaimKeys(route: RouteConfig, index: number, source: ConfigSource, problems: ConfigProblem[]): void {
+  const report = reporter(source, problems);
+  for (const claim of Object.keys(route.claims ?? {})) checkClaimPath(claim, ['routes', index, 'claims', claim], report, true);
 }

@@ -3,7 +3,7 @@ import { parseCidr } from '../proxy/trust.ts';
 import type { ConfigProblem } from './problems.ts';
 import { DEFAULTS, type GatewayConfig } from './schema.ts';
 import { problemAt, type ConfigSource } from './source.ts';
-import { parseDuration } from './units.ts';
+import { parseDuration, parseSize } from './units.ts';
 
 export function checkServer(config: GatewayConfig, source: ConfigSource): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -21,6 +21,14 @@ export function checkServer(config: GatewayConfig, source: ConfigSource): Config
   if (headers > request) {
     const key = server.headers_timeout !== undefined ? 'headers_timeout' : 'request_timeout';
     problems.push(problemAt(source, ['server', key], 'timeout_order', 'headers_timeout must not be longer than request_timeout'));
+  }
+  // The whole header block is limited by max_header_size: a token allowed by max_token_size but not by it
+  // would get 431 for its size, never the 401 token_too_large that names the setting to change.
+  const headerLimit = parseSize(server.max_header_size ?? DEFAULTS.max_header_size);
+  const tokenLimit = parseSize(server.max_token_size ?? DEFAULTS.max_token_size);
+  if (tokenLimit >= headerLimit) {
+    const key = server.max_token_size !== undefined ? 'max_token_size' : 'max_header_size';
+    problems.push(problemAt(source, ['server', key], 'token_over_header_limit', `max_token_size (${tokenLimit} bytes) must be below max_header_size (${headerLimit} bytes), which limits the token with every other header`, 'warning'));
   }
   if (server.port !== undefined && server.port !== 0 && server.port === server.admin_port) {
     problems.push(problemAt(source, ['server', 'admin_port'], 'port_clash', 'admin_port must differ from port'));

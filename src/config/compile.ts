@@ -1,32 +1,28 @@
 // Compilation: a loaded config becomes the runtime objects the request path uses (route table, providers
 // with their keys, upstream pools with their agents, the header policy). Nothing is re-parsed per request.
-import { createPublicKey } from 'node:crypto';
-import type { JWTVerifyOptions } from 'jose';
-import { parseClaimPath } from '../auth/claims.ts';
-import { JwksKeySource, type JwksEvents } from '../auth/jwks.ts';
-import { publicKeySource, secretKeySource, type KeySource } from '../auth/keys.ts';
+import { claimPath } from '../auth/claim-path.ts';
+import { compileCondition, type ConditionSpec } from '../auth/conditions.ts';
+import { BEARER_SOURCE, parseTokenSource, type TokenSource } from '../auth/extract.ts';
+import type { JwksEvents } from '../auth/jwks.ts';
+import type { KeySource } from '../auth/keys.ts';
 import { ProviderDirectory, type Provider } from '../auth/provider.ts';
 import { TokenCache } from '../auth/token-cache.ts';
 import type { Verifier } from '../auth/verify.ts';
 import { spoofableNames, type ForwardPolicy } from '../proxy/headers.ts';
 import { trustPolicy } from '../proxy/trust.ts';
-import { ConsistentHash, LeastRequest, RoundRobin, type Balancer } from '../proxy/balance.ts';
-import { HealthChecker } from '../proxy/health.ts';
-import { OutlierDetector } from '../proxy/outlier.ts';
-import { RetryBudget, RetryPolicy } from '../proxy/retry.ts';
-import { UpstreamTarget } from '../proxy/target.ts';
-import { Upstream, type HashKey } from '../proxy/upstream.ts';
+import type { Upstream } from '../proxy/upstream.ts';
 import { compileHost } from '../routing/host.ts';
 import { compilePattern } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { Router } from '../routing/router.ts';
+import { compileHeaders, compileProvider, jwksIdentity } from './compile-provider.ts';
+import { compileUpstreams, type UpstreamEvents } from './compile-upstreams.ts';
 import type { LoadedConfig } from './load.ts';
 import type { ConfigProblem } from './problems.ts';
-import { DEFAULTS, type GatewayConfig, type ProviderConfig, type UpstreamObject } from './schema.ts';
+import { DEFAULTS, type GatewayConfig, type RouteConfig } from './schema.ts';
 import { resolveSettings, type Settings } from './settings.ts';
 import { parseDuration, parseSize } from './units.ts';
 import { routeMethods } from './warnings.ts';
-import { supportedAlgorithms } from './check-providers.ts';
 
 export interface CompiledConfig {
   readonly file: string;
@@ -34,6 +30,8 @@ export interface CompiledConfig {
   readonly router: Router;
   readonly verifier: Verifier;
   readonly forward: ForwardPolicy;
+  /** Query parameters that carry tokens anywhere in the config: never forwarded upstream. */
+  readonly queryTokenNames: ReadonlySet<string>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly warnings: readonly ConfigProblem[];
   /** Providers whose secret is the ${VAR:-default} fallback written in the file. */
@@ -42,11 +40,7 @@ export interface CompiledConfig {
   close(next?: CompiledConfig): void;
 }
 
-/** What an upstream's health checks find, for logs and metrics. */
-export interface UpstreamEvents {
-  onHealthChange(upstream: string, target: string, healthy: boolean, why: string): void;
-  onEjection(upstream: string, target: string, forMs: number): void;
-}
+export type { UpstreamEvents };
 
 export interface CompileOptions {
   readonly jwksEvents?: JwksEvents;
@@ -59,43 +53,17 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
   const { config } = loaded;
   const settings = resolveSettings(config.server);
   const reusable = new Map((options.previous?.verifier.providers.all ?? []).map((p) => [jwksIdentity(p.keys), p.keys]));
-  const providers = await Promise.all(
-    (config.providers ?? []).map((p) => compileProvider(p, loaded, reusable, options.jwksEvents)),
-  );
+  const globalHeaders = compileHeaders(config.forward?.headers);
+  const context = { loaded, reusable: reusable as ReadonlyMap<string, KeySource>, events: options.jwksEvents, globalHeaders };
+  const providers = await Promise.all((config.providers ?? []).map((p) => compileProvider(p, context)));
   const directory = new ProviderDirectory(providers);
   const upstreams = compileUpstreams(config, settings, options.previous?.upstreams, options.upstreamEvents);
-  const routes = config.routes.map((route, index): Route => {
-    const upstream = upstreams.get(route.upstream)!;
-    const kind = route.path !== undefined ? 'exact' : 'prefix';
-    return {
-      name: route.name,
-      index,
-      pattern: compilePattern((route.path ?? route.prefix)!, kind, settings.caseInsensitivePaths),
-      methods: routeMethods(route.methods),
-      host: route.host !== undefined ? compileHost(route.host) : null,
-      auth: route.auth ?? DEFAULTS.auth,
-      requirement: {
-        anyRoles: route.roles ?? [],
-        allRoles: route.all_roles ?? [],
-        scopes: route.scopes ?? [],
-        providers: route.providers ? new Set(route.providers) : null,
-      },
-      upstream,
-      stripPrefix: route.strip_prefix ?? false,
-      timeoutMs: route.timeout !== undefined ? parseDuration(route.timeout) : upstream.timeoutMs,
-      maxBody: route.max_body !== undefined ? parseSize(route.max_body) : null,
-    };
-  });
+  const routes = config.routes.map((route, index) => compileRoute(route, index, config, providers, upstreams.get(route.upstream)!, settings));
 
-  const identityHeaderNames = Object.keys(config.forward?.headers ?? {}).map((n) => n.toLowerCase());
-  const verifier: Verifier = {
-    providers: directory,
-    cache: new TokenCache(settings.tokenCacheSize),
-    identityHeaders: Object.entries(config.forward?.headers ?? {}).map(([name, claim]) => ({
-      name: name.toLowerCase(),
-      claim: parseClaimPath(claim),
-    })),
-  };
+  const identityHeaderNames = [...new Set(providers.flatMap((p) => p.identityHeaders.map((h) => h.name)).concat(globalHeaders.map((h) => h.name)))];
+  const strip = (config.forward?.authorization ?? DEFAULTS.authorization) === 'strip';
+  const sources = allTokenSources(config);
+  const verifier: Verifier = { providers: directory, cache: new TokenCache(settings.tokenCacheSize) };
   const compiled: CompiledConfig = {
     file: loaded.file,
     settings,
@@ -104,13 +72,16 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
     forward: {
       identityHeaders: identityHeaderNames,
       spoofable: spoofableNames(identityHeaderNames),
-      stripAuthorization: (config.forward?.authorization ?? DEFAULTS.authorization) === 'strip',
+      stripAuthorization: strip,
+      tokenHeaders: strip ? [...new Set(sources.filter((s) => s.kind === 'header').map((s) => (s as { name: string }).name))] : [],
+      tokenCookies: new Set(strip ? sources.filter((s) => s.kind === 'cookie').map((s) => (s as { name: string }).name) : []),
       trust: trustPolicy(settings.trustProxy),
     },
+    queryTokenNames: new Set(sources.filter((s) => s.kind === 'query').map((s) => (s as { name: string }).name)),
     upstreams,
     warnings: loaded.warnings,
     defaultSecrets: (config.providers ?? [])
-      .filter((_, i) => loaded.defaulted.has(`providers.${i}.secret`))
+      .filter((_, i) => loaded.defaulted.has(`providers.${i}.secret`) || [...loaded.defaulted.keys()].some((k) => k.startsWith(`providers.${i}.secret.`)))
       .map((p) => p.name),
     close(next) {
       for (const upstream of upstreams.values()) upstream.close();
@@ -122,137 +93,53 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
   return compiled;
 }
 
-async function compileProvider(
-  config: ProviderConfig,
-  loaded: LoadedConfig,
-  reusable: ReadonlyMap<string, KeySource>,
-  jwksEvents: JwksEvents | undefined,
-): Promise<Provider> {
-  const keys = loaded.providerKeys.get(config.name) ?? {};
-  const algorithms = config.algorithms ?? supportedAlgorithms(config, keys) ?? [];
-  let source: KeySource;
-  if (config.secret !== undefined) {
-    source = await secretKeySource(config.secret, algorithms);
-  } else if (config.jwks_uri !== undefined || config.discovery === true) {
-    const fresh = new JwksKeySource({
-      provider: config.name,
-      ...(config.jwks_uri !== undefined ? { jwksUri: config.jwks_uri } : { discoveryIssuer: config.issuer! }),
-      refreshMs: parseDuration(config.jwks_refresh ?? DEFAULTS.jwks_refresh),
-      cooldownMs: parseDuration(config.jwks_cooldown ?? DEFAULTS.jwks_cooldown),
-      ...(jwksEvents ? { events: jwksEvents } : {}),
-    });
-    source = reusable.get(jwksIdentity(fresh)) ?? fresh;
-  } else {
-    source = publicKeySource(keys.publicKey ?? createPublicKey(keys.signingKey!), algorithms);
-  }
-  const audience = config.audience === undefined ? undefined : [config.audience].flat();
-  const verifyOptions: JWTVerifyOptions = {
-    algorithms: [...algorithms],
-    requiredClaims: ['exp'],
-    clockTolerance: parseDuration(config.clock_tolerance ?? DEFAULTS.clock_tolerance) / 1000,
-    ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
-    ...(audience !== undefined ? { audience } : {}),
-    ...(config.typ !== undefined ? { typ: config.typ } : {}),
+function compileRoute(route: RouteConfig, index: number, config: GatewayConfig, providers: readonly Provider[], upstream: Upstream, settings: Settings): Route {
+  const kind = route.path !== undefined ? 'exact' : 'prefix';
+  const source = (route.path ?? route.prefix)!;
+  const accepted = route.providers ? providers.filter((p) => route.providers!.includes(p.name)) : providers;
+  const tokenSources = routeTokenSources(route, config, accepted);
+  const parameters = source.slice(1).split('/');
+  const segmentOf = (name: string) => {
+    const i = parameters.indexOf(`:${name}`);
+    return i === -1 ? undefined : i;
   };
+  const claims = Object.entries(route.claims ?? {}).map(([claim, spec]) => compileCondition(claimPath(claim), spec as ConditionSpec, segmentOf));
   return {
-    name: config.name,
-    issuer: config.issuer,
-    keys: source,
-    algorithms,
-    rolesClaim: parseClaimPath(config.roles_claim ?? DEFAULTS.roles_claim),
-    verifyOptions,
+    name: route.name,
+    index,
+    pattern: compilePattern(source, kind, settings.caseInsensitivePaths),
+    methods: routeMethods(route.methods),
+    host: route.host !== undefined ? compileHost(route.host) : null,
+    auth: route.auth ?? DEFAULTS.auth,
+    tokenSources,
+    checkProviderSource: route.token_from === undefined && accepted.some((p) => tokenSources.some((s) => !p.tokenSources.has(s.key))),
+    requirement: {
+      anyRoles: route.roles ?? [],
+      allRoles: route.all_roles ?? [],
+      scopes: route.scopes ?? [],
+      providers: route.providers ? new Set(route.providers) : null,
+      claims,
+      usesPathParameters: claims.some((c) => c.test.kind === 'param' || c.test.kind === 'contains_param'),
+    },
+    upstream,
+    stripPrefix: route.strip_prefix ?? false,
+    timeoutMs: route.timeout !== undefined ? parseDuration(route.timeout) : upstream.timeoutMs,
+    maxBody: route.max_body !== undefined ? parseSize(route.max_body) : null,
   };
 }
 
-/** Two JWKS sources are interchangeable when they fetch the same thing the same way for the same provider. */
-function jwksIdentity(source: KeySource): string {
-  if (!(source instanceof JwksKeySource)) return '';
-  return JSON.stringify(source.describe());
+/** The route's token_from; else every source its providers read, in provider order. */
+function routeTokenSources(route: RouteConfig, config: GatewayConfig, accepted: readonly Provider[]): readonly TokenSource[] {
+  if (route.token_from !== undefined) return route.token_from.map(parseTokenSource);
+  const names = route.providers ?? (config.providers ?? []).map((p) => p.name);
+  const texts = (config.providers ?? []).filter((p) => names.includes(p.name)).flatMap((p) => p.token_from ?? DEFAULTS.token_from);
+  const unique = [...new Set(texts)].map(parseTokenSource);
+  return accepted.length === 0 || unique.length === 0 ? [BEARER_SOURCE] : unique;
 }
 
-function compileUpstreams(
-  config: GatewayConfig,
-  settings: Settings,
-  previous: ReadonlyMap<string, Upstream> | undefined,
-  events: UpstreamEvents | undefined,
-): Map<string, Upstream> {
-  const upstreams = new Map<string, Upstream>();
-  for (const [name, upstream] of Object.entries(config.upstreams)) {
-    const spec: UpstreamObject = typeof upstream === 'string' ? { targets: [upstream] } : upstream;
-    const targetOptions = {
-      maxConnections: spec.max_connections ?? DEFAULTS.max_connections,
-      connectTimeoutMs: parseDuration(spec.connect_timeout ?? DEFAULTS.connect_timeout),
-      preserveHost: spec.preserve_host !== false,
-    };
-    const targets = spec.targets.map((url) => new UpstreamTarget(url, targetOptions));
-    // What the last config found out about a target stays true after a reload: a dead target is not
-    // sent requests again until the checks see it again.
-    const before = previous?.get(name);
-    for (const target of targets) {
-      const known = before?.targets.find((t) => t.url === target.url);
-      if (known === undefined) continue;
-      target.healthy = spec.health_check === undefined ? true : known.healthy;
-      if (spec.outlier_detection !== undefined) {
-        target.ejectedUntil = known.ejectedUntil;
-        target.ejections = known.ejections;
-      }
-    }
-    upstreams.set(name, new Upstream({
-      name,
-      targets,
-      balancer: balancerFor(spec, targets),
-      balance: spec.balance ?? null,
-      hashKey: spec.hash_key === undefined ? null : parseHashKey(spec.hash_key),
-      timeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : settings.timeoutMs,
-      connectTimeoutMs: targetOptions.connectTimeoutMs,
-      queueTimeoutMs: parseDuration(spec.queue_timeout ?? DEFAULTS.queue_timeout),
-      retries: spec.retries === undefined ? null : retryPolicy(spec.retries),
-      outliers: spec.outlier_detection === undefined ? null : new OutlierDetector(
-        {
-          consecutiveFailures: spec.outlier_detection.consecutive_failures ?? DEFAULTS.consecutive_failures,
-          ejectionMs: parseDuration(spec.outlier_detection.ejection_time ?? DEFAULTS.ejection_time),
-        },
-        (target, forMs) => events?.onEjection(name, target.label, forMs),
-      ),
-      health: spec.health_check === undefined ? null : new HealthChecker(
-        targets,
-        {
-          path: spec.health_check.path,
-          intervalMs: parseDuration(spec.health_check.interval ?? DEFAULTS.health_interval),
-          timeoutMs: parseDuration(spec.health_check.timeout ?? DEFAULTS.health_timeout),
-          healthyThreshold: spec.health_check.healthy_threshold ?? DEFAULTS.healthy_threshold,
-          unhealthyThreshold: spec.health_check.unhealthy_threshold ?? DEFAULTS.unhealthy_threshold,
-        },
-        (target, healthy, why) => events?.onHealthChange(name, target.label, healthy, why),
-      ),
-    }));
-  }
-  return upstreams;
+/** Every token source named anywhere: their headers, cookies and query parameters are credentials. */
+function allTokenSources(config: GatewayConfig): TokenSource[] {
+  const texts = [...(config.providers ?? []).flatMap((p) => p.token_from ?? []), ...config.routes.flatMap((r) => r.token_from ?? [])];
+  return [...new Set(texts)].map(parseTokenSource);
 }
 
-function balancerFor(spec: UpstreamObject, targets: readonly UpstreamTarget[]): Balancer {
-  switch (spec.balance ?? DEFAULTS.balance) {
-    case 'least_request':
-      return new LeastRequest(targets);
-    case 'hash':
-      return new ConsistentHash(targets);
-    default:
-      return new RoundRobin(targets);
-  }
-}
-
-function parseHashKey(text: string): HashKey {
-  if (text === 'sub' || text === 'ip') return { kind: text };
-  if (text.startsWith('claim:')) return { kind: 'claim', path: parseClaimPath(text.slice('claim:'.length)) };
-  return { kind: 'header', name: text.slice('header:'.length).toLowerCase() };
-}
-
-function retryPolicy(retries: NonNullable<UpstreamObject['retries']>): RetryPolicy {
-  const share = Number((retries.budget ?? DEFAULTS.retry_budget).slice(0, -1)) / 100;
-  return new RetryPolicy(
-    retries.attempts ?? DEFAULTS.retry_attempts,
-    new Set(retries.on ?? DEFAULTS.retry_on),
-    retries.per_try_timeout === undefined ? null : parseDuration(retries.per_try_timeout),
-    new RetryBudget(share),
-  );
-}

@@ -2,6 +2,7 @@
 // be repeated: a secret, or anything that came from the environment), and the nearest allowed value.
 import type { z } from 'zod';
 import type { ConfigPath } from './problems.ts';
+import { knownKeysAt } from './schema-walk.ts';
 import { closest } from './suggest.ts';
 
 type Issue = z.core.$ZodIssue;
@@ -12,9 +13,9 @@ const SECRET_KEYS: ReadonlySet<string> = new Set(['secret']);
 /** zod's own messages start so; a message the schema wrote itself is worth keeping. */
 const ZOD_DEFAULT_MESSAGE = /^Invalid (option|input)/;
 
+/** A secret, or anything inside one (a list of secrets, {value, kid}). */
 export function isSecretPath(path: ConfigPath): boolean {
-  const last = path[path.length - 1];
-  return typeof last === 'string' && SECRET_KEYS.has(last);
+  return path.some((step) => typeof step === 'string' && SECRET_KEYS.has(step));
 }
 
 /** `conceal`: the value at this path must not be shown. */
@@ -23,7 +24,10 @@ export function describeIssue(issue: Issue, path: ConfigPath, conceal: boolean):
     return `missing required key "${String(path[path.length - 1])}"`;
   }
   if (issue.code === 'invalid_value') return describeChoice(issue.values, issue.input, conceal, ownMessage(issue));
-  if (issue.code === 'invalid_union') return describeUnion(issue, conceal);
+  if (issue.code === 'invalid_union') {
+    const own = ownMessage(issue);
+    return own !== undefined ? own + misspeltKey(issue.input, path) : describeUnion(issue, conceal);
+  }
   if (issue.code === 'invalid_type') return `expected ${issue.expected}, got ${describeValue(issue.input, conceal)}${quoteHint(issue)}`;
   return issue.message;
 }
@@ -54,6 +58,16 @@ function describeUnion(issue: Extract<Issue, { code: 'invalid_union' }>, conceal
   const further = issue.errors.filter((branch) => !branch.every((e) => e.code === 'invalid_type' && e.path.length === 0));
   const messages = new Set((further.length > 0 ? further : issue.errors).flat().map((e) => e.message));
   return [...messages].join('; or ');
+}
+
+/** For a union of mappings: the key written that none of them has, and the nearest one they do. */
+function misspeltKey(input: unknown, path: ConfigPath): string {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return '';
+  const known = knownKeysAt(path);
+  const unknown = Object.keys(input).find((k) => !known.includes(k));
+  if (unknown === undefined) return '';
+  const match = closest(unknown, known);
+  return `; "${unknown}" is none of them${match !== undefined ? `: did you mean "${match}"?` : ''}`;
 }
 
 function suggestion(input: unknown, options: readonly string[], conceal: boolean): string {

@@ -26,6 +26,47 @@ const httpUrl = z
 
 const stringList = z.array(nonEmpty);
 
+/** One or several of something: `x` or `[x, y]`. */
+const oneOrMore = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+const claimPath = nonEmpty.describe(
+  'Claim path: names separated by dots (realm_access.roles); a top-level claim named exactly so wins; a name with dots in brackets: resource_access["orders.api"].roles.',
+);
+
+/** Where a token may come from (RFC 6750 §2): the Authorization header, another header, a cookie, the query. */
+const tokenSource = z
+  .string()
+  .regex(/^(bearer|header:.+|cookie:.+|query:.+)$/, 'expected bearer, header:<Name>, cookie:<name> or query:<name>');
+const tokenFrom = z.array(tokenSource).min(1)
+  .describe('Where tokens are looked for, in order: bearer, header:<Name>, cookie:<name>, query:<name>. Two different tokens in one request are refused.');
+
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+const paramName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of a :parameter of the route\'s path');
+const valueConditions = [
+  claimValue.describe('The claim equals this (same type: quote a number to compare with a string claim).'),
+  z.array(claimValue).min(1).describe('The claim equals one of these.'),
+  z.strictObject({ contains: claimValue.describe('An array claim holds this value.') }),
+  z.strictObject({ contains_any: z.array(claimValue).min(1).describe('An array claim holds one of these.') }),
+  z.strictObject({ contains_all: z.array(claimValue).min(1).describe('An array claim holds every one of these.') }),
+  z.strictObject({ present: z.boolean().describe('true: the claim exists (not null); false: it does not.') }),
+] as const;
+const providerCondition = z.union(valueConditions, {
+  error: 'a condition is a value, a list of values, or one of {contains: x}, {contains_any: [..]}, {contains_all: [..]}, {present: true|false}',
+});
+const routeCondition = z.union(
+  [
+    ...valueConditions,
+    z.strictObject({ param: paramName.describe('The claim (a string) equals this path parameter, decoded, exactly.') }),
+    z.strictObject({ contains_param: paramName.describe('An array claim holds this path parameter, decoded, exactly.') }),
+  ],
+  {
+    error: 'a condition is a value, a list of values, or one of {param: name}, {contains: x}, {contains_any: [..]}, {contains_all: [..]}, {contains_param: name}, {present: true|false}',
+  },
+);
+
+const identityHeaders = z.record(nonEmpty, oneOrMore(claimPath))
+  .describe('Header -> claim path (or a list: the first present wins); "roles" and "scopes" are the normalized lists.');
+
 /** Every JWS algorithm jose can verify; "none" is deliberately absent (RFC 8725 §3.1). */
 export const ALGORITHMS = [
   'HS256', 'HS384', 'HS512',
@@ -46,13 +87,16 @@ export const DEFAULTS = {
   headers_timeout: '10s',
   request_timeout: '5m',
   keep_alive_timeout: '5s',
-  max_header_size: '16kb',
+  max_header_size: '64kb',
   max_headers: 100,
-  max_token_size: '8kb',
+  max_token_size: '16kb',
   token_cache_size: 10_000,
   workers: 1,
   clock_tolerance: '30s',
   roles_claim: 'roles',
+  scopes_claim: ['scope', 'scp'],
+  token_from: ['bearer'],
+  secret_encoding: 'utf8',
   jwks_refresh: '10m',
   jwks_cooldown: '30s',
   auth: 'required',
@@ -92,10 +136,11 @@ const server = z
       .describe(`A client must send its whole request within this (default ${DEFAULTS.request_timeout}).`),
     keep_alive_timeout: duration.optional()
       .describe(`Idle client connections are closed after this (default ${DEFAULTS.keep_alive_timeout}).`),
-    max_header_size: size.optional().describe(`Larger request headers get 431 (default ${DEFAULTS.max_header_size}).`),
+    max_header_size: size.optional()
+      .describe(`Larger request headers get 431 (default ${DEFAULTS.max_header_size}); keep it above max_token_size.`),
     max_headers: z.number().int().min(1).max(10_000).optional()
       .describe(`Requests with more header lines get 431 headers_too_many (default ${DEFAULTS.max_headers}).`),
-    max_token_size: size.optional().describe(`Larger bearer tokens get 401 (default ${DEFAULTS.max_token_size}).`),
+    max_token_size: size.optional().describe(`Larger tokens get 401 token_too_large (default ${DEFAULTS.max_token_size}).`),
     token_cache_size: z.number().int().min(0).optional()
       .describe(`Verified tokens remembered (default ${DEFAULTS.token_cache_size}; 0 disables the cache).`),
     case_insensitive_paths: z.boolean().optional()
@@ -111,17 +156,33 @@ const server = z
 const provider = z
   .strictObject({
     name: name.describe('Name used by routes (providers: [...]) and the token command.'),
-    issuer: nonEmpty.optional().describe('When set, the token\'s iss must equal it; tokens are routed to the provider by iss.'),
+    issuer: nonEmpty.optional()
+      .describe('When set, the token\'s iss must equal it; tokens are routed to the provider by iss. One {claim} placeholder makes it a multi-tenant template: https://login.microsoftonline.com/{tid}/v2.0.'),
+    tenants: z.array(nonEmpty).min(1).optional()
+      .describe('With an issuer template: the only values its placeholder may take (tenant ids).'),
     audience: z.union([nonEmpty, z.array(nonEmpty).min(1)]).optional()
       .describe('When set, the token\'s aud must contain one of these.'),
-    secret: nonEmpty.optional().describe('HMAC secret (HS256/384/512). Use ${VAR} rather than writing it here.'),
-    public_key_file: nonEmpty.optional().describe('PEM public key or certificate, relative to gateway.yaml.'),
+    secret: z.union([nonEmpty, z.array(z.union([nonEmpty, z.strictObject({ value: nonEmpty.describe('The secret.'), kid: nonEmpty.optional().describe('Tokens whose kid is this are verified with this secret only.') })])).min(1)]).optional()
+      .describe('HMAC secret (HS256/384/512), or a list (current and next: any verifies; {value, kid} is tried for tokens with that kid). Use ${VAR} rather than writing it here.'),
+    secret_encoding: z.enum(['utf8', 'base64', 'base64url']).optional()
+      .describe(`How the secret's text is turned into key bytes (default ${DEFAULTS.secret_encoding}); base64 for Spring/JJWT and older Auth0 secrets.`),
+    public_key_file: z.union([nonEmpty, z.array(z.union([nonEmpty, z.strictObject({ file: nonEmpty.describe('PEM public key or certificate.'), kid: nonEmpty.optional().describe('Tokens whose kid is this are verified with this key only.') })])).min(1)]).optional()
+      .describe('PEM public key or certificate, relative to gateway.yaml; or a list (any verifies; {file, kid} is tried for tokens with that kid).'),
+    jwks_file: nonEmpty.optional().describe('A local JWKS file, relative to gateway.yaml; watched and reloaded when it changes.'),
     signing_key_file: nonEmpty.optional()
       .describe('PEM private key the token command signs with; the gateway verifies with its public half.'),
     jwks_uri: httpUrl.optional().describe('JWKS URL; keys are cached and refreshed.'),
-    discovery: z.boolean().optional().describe('Read jwks_uri from {issuer}/.well-known/openid-configuration.'),
-    roles_claim: nonEmpty.optional()
-      .describe(`Dotted claim path of the roles (default "${DEFAULTS.roles_claim}"); an array or a space/comma separated string.`),
+    discovery: z.union([z.boolean(), httpUrl]).optional()
+      .describe('true: read jwks_uri from {issuer}/.well-known/openid-configuration; a URL: from that discovery document instead (needed with an issuer template).'),
+    roles_claim: oneOrMore(claimPath).optional()
+      .describe(`Claim path of the roles, or a list whose roles are joined (default "${DEFAULTS.roles_claim}"): an array, a space/comma separated string, or an object whose keys are roles.`),
+    scopes_claim: oneOrMore(claimPath).optional()
+      .describe(`Claim paths of the scopes (default [${DEFAULTS.scopes_claim.join(', ')}]); a list replaces the default. Space-separated text or an array.`),
+    require_claims: z.record(claimPath, providerCondition).optional()
+      .describe('Claim conditions every token of this provider must meet (401 token_claims otherwise); ANDed.'),
+    token_from: tokenFrom.optional(),
+    forward: z.strictObject({ headers: identityHeaders.optional() }).optional()
+      .describe('Identity headers for this provider\'s tokens; they override forward.headers entries of the same name.'),
     algorithms: z.array(z.enum(ALGORITHMS, { message: '"none" is never allowed' })).min(1).optional()
       .describe('Accepted algorithms; the default follows the key type.'),
     clock_tolerance: duration.optional().describe(`Leeway for exp and nbf (default ${DEFAULTS.clock_tolerance}).`),
@@ -134,10 +195,9 @@ const provider = z
 
 const forward = z
   .strictObject({
-    headers: z.record(nonEmpty, nonEmpty).optional()
-      .describe('Header -> claim path set from the verified token; "roles" and "scopes" are the normalized lists.'),
+    headers: identityHeaders.optional(),
     authorization: z.enum(['keep', 'strip']).optional()
-      .describe(`Whether the Authorization header reaches upstreams (default ${DEFAULTS.authorization}).`),
+      .describe(`Whether the token reaches upstreams (default ${DEFAULTS.authorization}): strip removes Authorization and every header or cookie named in a token_from.`),
   })
   .describe('What upstreams receive about the caller.');
 
@@ -222,6 +282,9 @@ const route = z
     all_roles: stringList.min(1).optional().describe('Every one of these roles.'),
     scopes: stringList.min(1).optional().describe('Every one of these scopes (from scope or scp).'),
     providers: z.array(name).min(1).optional().describe('Accept only these providers\' tokens.'),
+    claims: z.record(claimPath, routeCondition).optional()
+      .describe('Claim conditions for this route, ANDed (403 claim_mismatch otherwise): a value, a list (one of), {param}, {contains}...'),
+    token_from: tokenFrom.optional(),
     strip_prefix: z.boolean().optional().describe('Remove the prefix before forwarding.'),
     timeout: duration.optional().describe('Upstream timeout for this route (default: the upstream\'s).'),
     max_body: size.optional().describe('Larger request bodies get 413.'),

@@ -1,16 +1,19 @@
-// The request pipeline, top to bottom: check the message (Host, framing) -> normalize -> match route -> extract token -> verify -> authorize ->
-// body limit.
+// The request pipeline, top to bottom: check the message (header count, Host, framing) -> normalize ->
+// match route -> extract token (and, for a cookie token on an unsafe request, its origin) -> verify ->
+// authorize (roles, scopes, claim conditions) -> body limit.
 // Each stage either hands the next one its value or returns a Denial. The server forwards what this
 // allows; explain prints the same stages without calling anything. Only a signature check waits: a
 // request with a cached token is decided without a single promise.
 import type { IncomingHttpHeaders } from 'node:http';
-import { extractBearer } from '../auth/extract.ts';
+import { describeSource, extractToken, withoutQueryParameters, type Extraction, type TokenSource } from '../auth/extract.ts';
 import type { Identity } from '../auth/identity.ts';
-import { authorize } from '../auth/requirement.ts';
 import { isIdentity, verifyToken, type VerificationFailure, type VerifyFunction } from '../auth/verify.ts';
 import type { CompiledConfig } from '../config/compile.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
+import { segmentsOf } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
+import { authorizeCaller } from './authorize.ts';
+import { checkCookieOrigin, needsOriginCheck } from './csrf.ts';
 import { deny, type Decision, type Denial, type Trace } from './decision.ts';
 import { checkFraming, checkHost } from './request-checks.ts';
 
@@ -22,10 +25,15 @@ export interface RequestFacts {
   readonly rawHeaders: readonly string[];
   /** "1.1", "1.0"; absent for explain, which has no connection. */
   readonly httpVersion?: string;
+  /** The connection: whose forwarding headers to trust and which scheme it used (the origin check). */
+  readonly socket?: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean };
 }
 
 /** A stage's result, or its promise when it had to wait (a signature check; a cached token does not). */
 export type Awaitable<T> = T | Promise<T>;
+
+/** The extractor's answer when it found a token: returned as it is, no copy per request. */
+type FoundToken = Extract<Extraction, { kind: 'token' }>;
 
 export function decide(
   config: CompiledConfig,
@@ -63,16 +71,20 @@ export function decide(
   }
   const route = match.route;
   trace?.push({ stage: 'route', outcome: 'pass', detail: `route "${route.name}" (auth: ${route.auth})` });
-  const upstreamPath = (route.stripPrefix ? route.pattern.strip(target.path) : target.path) + target.query;
+  // A token in the query (RFC 6750 §2.3) never goes further than the gateway: not to the upstream's URL,
+  // nor its logs. The gateway's own logs never carry the query (server/request-context.ts).
+  const query = config.queryTokenNames.size > 0 && target.query !== '' ? withoutQueryParameters(target.query, config.queryTokenNames) : target.query;
+  const upstreamPath = (route.stripPrefix ? route.pattern.strip(target.path) : target.path) + query;
 
-  const token = bearerToken(config, route, request, trace);
-  if (token === null) return checkBodySize(request, { kind: 'forward', route, identity: null, upstreamPath }, trace);
-  if (typeof token !== 'string') return token;
+  const found = requestToken(config, route, request, target.query, trace);
+  if (found === null) return checkBodySize(request, { kind: 'forward', route, identity: null, upstreamPath }, trace);
+  if (found.kind === 'deny') return found;
 
-  const verified = verify(config.verifier, token);
+  const verified = verify(config.verifier, found.token);
+  const path = target.path;
   return verified instanceof Promise
-    ? verified.then((result) => checkBodySize(request, admit(route, result, upstreamPath, trace), trace))
-    : checkBodySize(request, admit(route, verified, upstreamPath, trace), trace);
+    ? verified.then((result) => checkBodySize(request, checkVerified(route, result, found.source, path, upstreamPath, trace), trace))
+    : checkBodySize(request, checkVerified(route, verified, found.source, path, upstreamPath, trace), trace);
 }
 
 /**
@@ -93,53 +105,61 @@ function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace |
 }
 
 /** The token the route needs checked; null when it needs none (public, or optional without one). */
-function bearerToken(config: CompiledConfig, route: Route, request: RequestFacts, trace: Trace | undefined): string | Denial | null {
+function requestToken(config: CompiledConfig, route: Route, request: RequestFacts, query: string, trace: Trace | undefined): FoundToken | Denial | null {
   if (route.auth === 'public') {
     trace?.push({ stage: 'token', outcome: 'skip', detail: 'public route: no token is read' });
     return null;
   }
-  const extraction = extractBearer(request.headers, request.rawHeaders, config.settings.maxTokenBytes);
+  const extraction = extractToken(route.tokenSources, request.headers, request.rawHeaders, query, config.settings.maxTokenBytes);
   if (extraction.kind === 'none') {
     if (route.auth === 'optional') {
       trace?.push({ stage: 'token', outcome: 'skip', detail: 'no token; the route allows anonymous callers' });
       return null;
     }
-    trace?.push({ stage: 'token', outcome: 'fail', detail: 'no bearer token' });
-    return deny('token_missing', 'this route requires a bearer token', { route });
+    const where = route.tokenSources.map(describeSource).join(', ');
+    trace?.push({ stage: 'token', outcome: 'fail', detail: `no token in ${where}` });
+    const message = route.tokenSources.length === 1 && route.tokenSources[0]!.kind === 'bearer'
+      ? 'this route requires a bearer token'
+      : `this route requires a token (looked in ${where})`;
+    return deny('token_missing', message, { route });
   }
   if (extraction.kind === 'rejected') {
     trace?.push({ stage: 'token', outcome: 'fail', detail: extraction.message });
     return deny(extraction.code, extraction.message, { route });
   }
-  trace?.push({ stage: 'token', outcome: 'pass', detail: 'bearer token found' });
-  return extraction.token;
+  if (extraction.source.kind === 'cookie' && needsOriginCheck(request)) {
+    const refused = checkCookieOrigin(route, request, config.forward.trust);
+    if (refused !== undefined) {
+      trace?.push({ stage: 'token', outcome: 'fail', detail: `token from ${describeSource(extraction.source)}; ${refused.message}` });
+      return { ...refused, route };
+    }
+  }
+  trace?.push({ stage: 'token', outcome: 'pass', detail: `token found in ${describeSource(extraction.source)}` });
+  return extraction;
 }
 
 /** The verified token (or why it failed), checked against what the route requires. */
-function admit(route: Route, verified: Identity | VerificationFailure, upstreamPath: string, trace: Trace | undefined): Decision {
+function checkVerified(
+  route: Route,
+  verified: Identity | VerificationFailure,
+  source: TokenSource,
+  path: string,
+  upstreamPath: string,
+  trace: Trace | undefined,
+): Decision {
   if (!isIdentity(verified)) {
     const tried = verified.provider !== undefined ? `provider "${verified.provider}": ` : '';
-    trace?.push({ stage: 'verify', outcome: 'fail', detail: `${tried}${verified.code}: ${verified.message}` });
+    const hint = verified.hint !== undefined ? ` (${verified.hint})` : '';
+    trace?.push({ stage: 'verify', outcome: 'fail', detail: `${tried}${verified.code}: ${verified.message}${hint}` });
     return deny(verified.code, verified.message, { route });
   }
   trace?.push({ stage: 'verify', outcome: 'pass', detail: `provider "${verified.provider.name}", sub ${verified.subject ?? '(none)'}` });
-
-  const failure = authorize(route.requirement, verified);
-  if (failure !== null) {
-    trace?.push({ stage: 'authorize', outcome: 'fail', detail: `${failure.code}: ${failure.message}` });
-    const scope = failure.code === 'insufficient_scope' ? failure.scope : undefined;
-    return deny(failure.code, failure.message, { route, identity: verified, ...(scope !== undefined ? { scope } : {}) });
+  if (route.checkProviderSource && !verified.provider.tokenSources.has(source.key)) {
+    const message = `tokens of provider "${verified.provider.name}" are not accepted from ${describeSource(source)}`;
+    trace?.push({ stage: 'verify', outcome: 'fail', detail: `token_source_not_allowed: ${message}` });
+    return deny('token_source_not_allowed', message, { route, identity: verified });
   }
-  trace?.push({ stage: 'authorize', outcome: 'pass', detail: describeRequirement(route) });
+  const denial = authorizeCaller(route, verified, route.requirement.usesPathParameters ? segmentsOf(path) : undefined, trace);
+  if (denial !== undefined) return denial;
   return { kind: 'forward', route, identity: verified, upstreamPath };
-}
-
-function describeRequirement(route: Route): string {
-  const { anyRoles, allRoles, scopes } = route.requirement;
-  const parts = [
-    anyRoles.length ? `one of roles ${anyRoles.join(', ')}` : '',
-    allRoles.length ? `all roles ${allRoles.join(', ')}` : '',
-    scopes.length ? `scopes ${scopes.join(' ')}` : '',
-  ].filter(Boolean);
-  return parts.length ? `has ${parts.join('; ')}` : 'any verified caller';
 }

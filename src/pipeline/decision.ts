@@ -28,7 +28,10 @@ export interface Forward {
   readonly kind: 'forward';
   readonly route: Route;
   readonly identity: Identity | null;
-  /** What the upstream is asked for: the normalized path (prefix stripped where configured) and query. */
+  /**
+   * What the upstream is asked for: the normalized path (prefix stripped where configured) and the query,
+   * without the parameters that carry tokens (token_from query:<name>).
+   */
   readonly upstreamPath: string;
 }
 
@@ -63,7 +66,7 @@ export function deny(code: DenialCode, message: string, extra?: DenialExtra): De
 
 /** A step of the pipeline as explain prints it. */
 export interface TraceStep {
-  readonly stage: 'normalize' | 'route' | 'token' | 'verify' | 'authorize' | 'body' | 'forward';
+  readonly stage: 'normalize' | 'route' | 'token' | 'verify' | 'authorize' | 'claims' | 'body' | 'forward';
   readonly outcome: 'pass' | 'fail' | 'skip';
   readonly detail: string;
 }

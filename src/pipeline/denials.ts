@@ -65,9 +65,13 @@ export const DENIALS = {
   token_unknown_key: INVALID_TOKEN,
   token_unsupported: INVALID_TOKEN,
   token_invalid: INVALID_TOKEN,
+  token_source_not_allowed: INVALID_TOKEN,
   provider_not_allowed: INVALID_TOKEN,
   insufficient_role: FORBIDDEN,
   insufficient_scope: FORBIDDEN,
+  claim_mismatch: FORBIDDEN,
+  /** A cookie-borne token from another site's page: not a question of the token's rights, so no challenge. */
+  csrf_origin: { status: 403 },
   // Routing and limits.
   no_route: { status: 404 },
   method_not_allowed: { status: 405 },

@@ -13,7 +13,12 @@ export interface ForwardPolicy {
    * (the forwarding ones are kept, exactly spelled, from a trusted proxy). See spoofableNames().
    */
   readonly spoofable: ReadonlySet<string>;
+  /** forward.authorization: strip. The token then goes nowhere upstream, whatever carried it: */
   readonly stripAuthorization: boolean;
+  /** ...the lower-case names of the other headers a token_from reads (header:<Name>), removed with it... */
+  readonly tokenHeaders: readonly string[];
+  /** ...and the cookies a token_from reads (cookie:<name>), taken out of the Cookie header. */
+  readonly tokenCookies: ReadonlySet<string>;
   readonly trust: TrustPolicy;
 }
 
@@ -128,9 +133,16 @@ export function forwardedHeaders(
   const out: string[] = [];
   for (const name in headers) {
     if (HOP_BY_HOP_SET.has(name) || SET_BY_FORWARDER.has(name) || named?.has(name) === true || isSpoofed(name, policy.spoofable, trusted)) continue;
-    if (name === 'authorization' && policy.stripAuthorization) continue;
     if (trusted && (name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'x-forwarded-host')) continue;
-    const value = headers[name];
+    let value = headers[name];
+    if (policy.stripAuthorization) {
+      // forward.authorization: strip: the token goes nowhere upstream, whatever carried it.
+      if (name === 'authorization' || policy.tokenHeaders.includes(name)) continue;
+      if (name === 'cookie' && policy.tokenCookies.size > 0 && typeof value === 'string') {
+        value = withoutCookies(value, policy.tokenCookies);
+        if (value === undefined) continue;
+      }
+    }
     if (typeof value === 'string') out.push(name, value);
     else if (value !== undefined) for (const v of value) out.push(name, v);
   }
@@ -155,6 +167,22 @@ export function forwardedHeaders(
   }
   out.push('x-request-id', facts.requestId, 'host', '');
   return out;
+}
+
+
+/**
+ * The Cookie header without the named cookies (every occurrence), the others kept as sent; undefined
+ * when none is left.
+ */
+export function withoutCookies(cookie: string, names: ReadonlySet<string>): string | undefined {
+  const pairs = cookie.split(';');
+  const kept = pairs.filter((pair) => {
+    const eq = pair.indexOf('=');
+    return !names.has((eq === -1 ? pair : pair.slice(0, eq)).trim());
+  });
+  if (kept.length === pairs.length) return cookie;
+  const joined = kept.map((pair) => pair.trim()).filter((pair) => pair !== '').join('; ');
+  return joined === '' ? undefined : joined;
 }
 
 /** A header named in the client's Connection header is hop-by-hop too (RFC 9110 §7.6.1). */

@@ -1,5 +1,6 @@
 // An upstream: its targets, how one is chosen for a request (balance), which are up (health checks,
 // outlier detection), and what a failed try may lead to (retries). Compiled once per config.
+import type { ClaimPath } from '../auth/claim-path.ts';
 import type { Balancer } from './balance.ts';
 import type { HealthChecker } from './health.ts';
 import type { OutlierDetector } from './outlier.ts';
@@ -10,7 +11,7 @@ import type { UpstreamTarget } from './target.ts';
 export type HashKey =
   | { readonly kind: 'sub' }
   | { readonly kind: 'ip' }
-  | { readonly kind: 'claim'; readonly path: readonly string[] }
+  | { readonly kind: 'claim'; readonly path: ClaimPath }
   | { readonly kind: 'header'; readonly name: string };
 
 export interface UpstreamOptions {

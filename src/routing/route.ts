@@ -1,4 +1,5 @@
 // A route as the runtime sees it: compiled once from gateway.yaml.
+import type { TokenSource } from '../auth/extract.ts';
 import type { Requirement } from '../auth/requirement.ts';
 import type { Upstream } from '../proxy/upstream.ts';
 import type { HostPattern } from './host.ts';
@@ -15,6 +16,13 @@ export interface Route {
   readonly methods: ReadonlySet<string> | null;
   readonly host: HostPattern | null;
   readonly auth: AuthMode;
+  /** Where this route looks for a token, in order: its token_from, else its providers' together. */
+  readonly tokenSources: readonly TokenSource[];
+  /**
+   * Whether a verified token's provider must list the source the token came from: the route has no
+   * token_from of its own, and its providers do not all read the same sources.
+   */
+  readonly checkProviderSource: boolean;
   readonly requirement: Requirement;
   readonly upstream: Upstream;
   readonly stripPrefix: boolean;

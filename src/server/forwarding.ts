@@ -2,7 +2,7 @@
 // headers frame one), the key that keeps a caller on one target, then the HTTP exchange (proxy/forward.ts)
 // or the WebSocket tunnel (proxy/tunnel.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readClaim } from '../auth/claims.ts';
+import { readClaim } from '../auth/claim-path.ts';
 import type { Forward } from '../pipeline/decision.ts';
 import { HttpExchange } from '../proxy/forward.ts';
 import { forwardedHeaders } from '../proxy/headers.ts';

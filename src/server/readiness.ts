@@ -3,7 +3,9 @@
 //
 // The admin port listens on server.host (every interface by default), so /readyz is for anyone who can
 // reach it: a reason names the provider and the kind of failure, never the URL or host its keys come
-// from. The full error, address included, is in the "fetching provider keys failed" warning log line.
+// from; only a discovery document that names another issuer has both issuers named (every token names
+// its issuer anyway, and the difference is the fix). The full error, address included, is in the
+// "fetching provider keys failed" warning log line.
 import { describeKeyFailure } from '../auth/key-failure.ts';
 import type { CompiledConfig } from '../config/compile.ts';
 

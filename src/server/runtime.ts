@@ -12,7 +12,7 @@ import { applyClientTimeouts, clientLimits } from './client-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
-import { watchConfig, type ConfigWatcher } from './watch.ts';
+import { watchFile, type ConfigWatcher } from '../config/watch.ts';
 import type { Settings } from '../config/settings.ts';
 
 export interface StartOptions {
@@ -73,6 +73,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       if (outcome.ok) {
         if (outcome.changed) logger.info({ provider, keys: outcome.keys }, 'provider keys loaded');
       } else logger.warn({ provider, error: outcome.error }, 'fetching provider keys failed; retrying');
+    },
+    onFileRead(provider: string, file: string, outcome: { ok: true; keys: number } | { ok: false; error: string }) {
+      if (outcome.ok) logger.info({ provider, file, keys: outcome.keys }, 'provider key file reloaded');
+      else logger.error({ provider, file, error: outcome.error }, 'provider key file refused; the keys already held keep verifying');
     },
   };
 
@@ -159,13 +163,16 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     logger.level = result.loaded.config.server?.log_level ?? 'info';
     for (const upstream of next.upstreams.values()) upstream.start();
     holder!.replace(next);
+    // Key sources new to this config that were ready at once (a jwks_file) start watching now; the
+    // ones carried over are already running.
+    next.verifier.providers.start();
     metrics.reload(true);
     announceConfig(logger, next, trigger);
     return true;
   };
 
   const watcher: ConfigWatcher | undefined =
-    options.watch === false ? undefined : watchConfig(options.configFile, () => void reload('file changed'));
+    options.watch === false ? undefined : watchFile(options.configFile, () => void reload('file changed'));
 
   logger.info({ port, admin_port: adminPort, host: settings.host, config: options.configFile }, 'portcullis listening');
 

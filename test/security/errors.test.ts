@@ -171,7 +171,7 @@ describe('readiness reasons', () => {
       if (req.url === '/internal/realms/corp/certs') res.writeHead(500).end();
       else if (req.url === '/internal/realms/html/certs') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>');
       else if (req.url === '/internal/realms/disco/.well-known/openid-configuration') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: 'someone-else', jwks_uri: 'http://x/keys' }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: 'https://login.example.com/realms/disco/', jwks_uri: 'http://x/keys' }));
       } else res.writeHead(404).end();
     });
     await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
@@ -183,7 +183,9 @@ describe('readiness reasons', () => {
       providers: [
         { name: 'corp', issuer: 'corp', jwks_uri: `http://${hostPort}/internal/realms/corp/certs` },
         { name: 'html', issuer: 'html', jwks_uri: `http://${hostPort}/internal/realms/html/certs` },
-        { name: 'disco', issuer: `http://${hostPort}/internal/realms/disco`, discovery: true },
+        // The public issuer, its discovery document fetched from inside: the issuers (which every token
+        // names) are shown, the internal address is not.
+        { name: 'disco', issuer: 'https://login.example.com/realms/disco', discovery: `http://${hostPort}/internal/realms/disco` },
         { name: 'gone', issuer: 'gone', jwks_uri: `http://${deadHostPort}/internal/realms/gone/certs` },
       ],
       upstreams: { app: upstream.url },
@@ -197,7 +199,7 @@ describe('readiness reasons', () => {
       assert.deepEqual(res.json().reasons, [
         'provider "corp": keys not fetched yet (HTTP 500)',
         'provider "html": keys not fetched yet (the key set is not JSON)',
-        'provider "disco": keys not fetched yet (OpenID discovery failed)',
+        'provider "disco": keys not fetched yet (the discovery document names the issuer "https://login.example.com/realms/disco/", not the configured "https://login.example.com/realms/disco" (it has a trailing slash))',
         'provider "gone": keys not fetched yet (could not connect: ECONNREFUSED)',
       ]);
       for (const hidden of [hostPort, deadHostPort, '127.0.0.1', '/internal/', '/.well-known/']) {

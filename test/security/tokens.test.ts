@@ -287,12 +287,14 @@ describe('token attacks', () => {
     await refused(await sign(goodClaims({ iss: 'ec384-idp' }), { alg: 'ES256', key: ec.privateKey }), 'token_algorithm', 'P-384 issuer, P-256 key');
   });
 
-  test('tokens over the size limit are refused (default 8 KB)', async () => {
-    const big = await sign(goodClaims({ pad: 'x'.repeat(7000) }));
-    assert.ok(big.length > 8192, String(big.length));
-    await refused(big, 'token_too_large', '9+ KB token');
-    const fits = await sign(goodClaims({ pad: 'x'.repeat(5800) }));
-    assert.ok(fits.length < 8192, String(fits.length));
+  test('tokens over the size limit are refused (default 16 KB), naming the setting; an 11 KB token is admitted', async () => {
+    const big = await sign(goodClaims({ pad: 'x'.repeat(12_500) }));
+    assert.ok(big.length > 16_384, String(big.length));
+    const res = await refused(big, 'token_too_large', '17 KB token');
+    assert.match(res.json<{ message: string }>().message, /server\.max_token_size/);
+    // Entra ID tokens of users in 200-odd groups are this large.
+    const fits = await sign(goodClaims({ groups: Array.from({ length: 210 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`) }));
+    assert.ok(fits.length > 11_000 && fits.length < 16_384, String(fits.length));
     assert.equal((await attempt(fits)).res.status, 200);
   });
 

@@ -3,11 +3,18 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, test } from 'node:test';
-import { headerValueOf, listOf, readClaim, rolesOf, scopesOf } from '../../src/auth/claims.ts';
-import { extractBearer } from '../../src/auth/extract.ts';
+import { claimPath, readClaim as readPath } from '../../src/auth/claim-path.ts';
+import { headerValueOf, listOf, rolesOf as rolesAt, scopesOf as scopesAt } from '../../src/auth/claims.ts';
+import { BEARER_SOURCE, extractBearer } from '../../src/auth/extract.ts';
 import type { Identity } from '../../src/auth/identity.ts';
 import { forwardedHeaders, spoofableNames, type ForwardFacts, type ForwardPolicy } from '../../src/proxy/headers.ts';
 import { parseCidr, trustPolicy } from '../../src/proxy/trust.ts';
+
+/** The readers with paths written as segment lists, as these tests were first written. */
+const path = (segments: readonly string[]) => claimPath(segments.join('.'));
+const readClaim = (payload: Record<string, unknown>, segments: readonly string[]) => readPath(payload, path(segments));
+const rolesOf = (payload: Record<string, unknown>, segments: readonly string[]) => rolesAt(payload, [path(segments)]);
+const scopesOf = (payload: Record<string, unknown>) => scopesAt(payload, [claimPath('scope'), claimPath('scp')]);
 
 describe('claims', () => {
   const payload = {
@@ -50,7 +57,7 @@ describe('claims', () => {
   test('rolesOf ignores what is not a role: other types, non-strings in arrays, empty strings', () => {
     assert.deepEqual(rolesOf({ roles: ['a', 1, null, '', { b: 1 }] }, ['roles']), ['a']);
     assert.deepEqual(rolesOf({ roles: 42 }, ['roles']), []);
-    assert.deepEqual(rolesOf({ roles: { admin: true } }, ['roles']), []);
+    assert.deepEqual(rolesOf({ roles: true }, ['roles']), []);
     assert.deepEqual(rolesOf({}, ['roles']), []);
     assert.deepEqual(listOf('', /,/), []);
   });
@@ -118,9 +125,10 @@ describe('extractBearer', () => {
   });
 
   test('a bearer JWS is extracted, whatever the case of the scheme', () => {
-    assert.deepEqual(extract(`Bearer ${JWS}`), { kind: 'token', token: JWS });
-    assert.deepEqual(extract(`bearer ${JWS}`), { kind: 'token', token: JWS });
-    assert.deepEqual(extract(`BEARER   ${JWS}`), { kind: 'token', token: JWS });
+    const found = { kind: 'token', token: JWS, source: BEARER_SOURCE };
+    assert.deepEqual(extract(`Bearer ${JWS}`), found);
+    assert.deepEqual(extract(`bearer ${JWS}`), found);
+    assert.deepEqual(extract(`BEARER   ${JWS}`), found);
   });
 
   test('two Authorization headers are refused, in any spelling', () => {
@@ -157,6 +165,8 @@ describe('forwardedHeaders', () => {
     identityHeaders,
     spoofable: spoofableNames(identityHeaders),
     stripAuthorization,
+    tokenHeaders: [],
+    tokenCookies: new Set(),
     trust: trustPolicy(trust),
   });
   const facts: ForwardFacts = { requestId: 'req-1', remoteAddress: '203.0.113.9', host: 'api.example.com', encrypted: false, upgrade: false };

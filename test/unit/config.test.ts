@@ -232,7 +232,7 @@ describe('loadConfigText: key files', () => {
   test('public_key_file is read relative to the config file, not the working directory', () => {
     const result = load(keyed('keys/ec.pem'), {}, file);
     assert.deepEqual(result.problems.map(formatProblem), []);
-    assert.ok(result.ok && result.loaded.providerKeys.get('main')?.publicKey);
+    assert.ok(result.ok && result.loaded.providerKeys.get('main')?.publicKeys?.[0]);
   });
 
   test('a missing key file says where it was looked for', () => {

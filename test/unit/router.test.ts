@@ -1,6 +1,7 @@
 // Route matching: path patterns, host patterns and the route table (first match in file order wins).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { BEARER_SOURCE } from '../../src/auth/extract.ts';
 import type { Requirement } from '../../src/auth/requirement.ts';
 import { routeMethods } from '../../src/config/warnings.ts';
 import type { Upstream } from '../../src/proxy/upstream.ts';
@@ -26,7 +27,9 @@ function routes(specs: RouteSpec[], caseInsensitive = false): Route[] {
     methods: routeMethods(spec.methods),
     host: spec.host !== undefined ? compileHost(spec.host) : null,
     auth: 'required',
-    requirement: { anyRoles: [], allRoles: [], scopes: [], providers: null } as Requirement,
+    tokenSources: [BEARER_SOURCE],
+    checkProviderSource: false,
+    requirement: { anyRoles: [], allRoles: [], scopes: [], providers: null, claims: [], usesPathParameters: false } as Requirement,
     upstream: { name: 'app' } as unknown as Upstream,
     stripPrefix: false,
     timeoutMs: 30_000,

@@ -1,4 +1,4 @@
-// Watching gateway.yaml. Two sources of change notices, because each misses what the other sees:
+// Watching gateway.yaml (and the key files it names: jwks_file). Two sources of change notices, because each misses what the other sees:
 // - the directory is watched, not the file: editors save by writing a new file and renaming it over the
 //   old one, and Kubernetes swaps a "..data" symlink, both of which a watch on the file itself loses;
 // - the file's status is polled once a second: a file edited through another path (a single-file Docker
@@ -18,7 +18,7 @@ const SETTLE_MS = 150;
 const MAX_WAIT_MS = 1000;
 const POLL_MS = 1000;
 
-export function watchConfig(file: string, onChange: () => void): ConfigWatcher {
+export function watchFile(file: string, onChange: () => void): ConfigWatcher {
   const resolved = path.resolve(file);
   const name = path.basename(resolved);
   let lastHash = hashOf(resolved);

@@ -1,0 +1,99 @@
+// A JWKS kept in a local file (jwks_file): read when the config is loaded, watched like gateway.yaml, and
+// re-read when it changes, so that keys rotate by replacing the file, without a restart. An unreadable or
+// invalid new version is reported and the keys already held keep verifying.
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import type { Algorithm } from '../config/schema.ts';
+import { watchFile, type ConfigWatcher } from '../config/watch.ts';
+import { parseJwks } from './jwks.ts';
+import { ASYMMETRIC_ALGORITHMS, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
+
+export interface JwksFileEvents {
+  onFileRead(provider: string, file: string, outcome: { ok: true; keys: number } | { ok: false; error: string }): void;
+}
+
+/** The key set in `file`: public keys only (as for a published JWKS). Throws with a sentence on failure. */
+export function readJwksFile(file: string): JSONWebKeySet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${file} does not exist` : `${file} can not be read (${code ?? 'error'})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not JSON`);
+  }
+  const jwks = parseJwks(value);
+  if (jwks.keys.length === 0) throw new Error(`${file} holds no public keys`);
+  return jwks;
+}
+
+export class JwksFileSource implements KeySource {
+  readonly kind = 'jwks_file';
+  readonly supportedAlgorithms: readonly Algorithm[] = ASYMMETRIC_ALGORITHMS;
+  readonly ready = true;
+  generation = 1;
+
+  private keySet: ReturnType<typeof createLocalJWKSet>;
+  private fingerprint: string;
+  private keyCount: number;
+  private lastError: string | undefined;
+  private watcher: ConfigWatcher | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly provider: string,
+    private readonly file: string,
+    initial: JSONWebKeySet,
+    private readonly events?: Partial<JwksFileEvents>,
+  ) {
+    this.keySet = createLocalJWKSet(initial);
+    this.fingerprint = JSON.stringify(initial.keys);
+    this.keyCount = initial.keys.length;
+  }
+
+  status(): KeyStatus {
+    return { ready: true, keyCount: this.keyCount, ...(this.lastError !== undefined ? { error: this.lastError } : {}) };
+  }
+
+  resolve(header: JWSHeaderParameters): Promise<VerificationKey> {
+    return this.keySet(header);
+  }
+
+  start(): void {
+    if (this.watcher !== undefined || this.stopped) return;
+    this.watcher = watchFile(this.file, () => this.reread());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watcher?.close();
+  }
+
+  /** The keys were read with the config: nothing to wait for. */
+  async whenSettled(): Promise<void> {}
+
+  /** Read the file again; a changed key set replaces the old one and invalidates identities verified with it. */
+  reread(): void {
+    let jwks: JSONWebKeySet;
+    try {
+      jwks = readJwksFile(this.file);
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.events?.onFileRead?.(this.provider, this.file, { ok: false, error: this.lastError });
+      return;
+    }
+    this.lastError = undefined;
+    const fingerprint = JSON.stringify(jwks.keys);
+    if (fingerprint === this.fingerprint) return;
+    this.keySet = createLocalJWKSet(jwks);
+    this.fingerprint = fingerprint;
+    this.keyCount = jwks.keys.length;
+    this.generation++;
+    this.events?.onFileRead?.(this.provider, this.file, { ok: true, keys: jwks.keys.length });
+  }
+}

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { checkProviders, type ProviderKeys } from './check-providers.ts';
 import { checkRoutes } from './check-routes.ts';
 import { checkServer } from './check-server.ts';
+import { checkTraffic, trafficWarnings } from './check-traffic.ts';
 import { interpolate, type Interpolated } from './interpolate.ts';
 import { ConfigError, hasErrors, type ConfigProblem } from './problems.ts';
 import type { GatewayConfig } from './schema.ts';
@@ -59,8 +60,8 @@ function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv): Lo
 
   const baseDir = path.dirname(path.resolve(file));
   const providers = checkProviders(checkable, source, baseDir);
-  problems.push(...providers.problems, ...checkRoutes(checkable, source), ...checkServer(checkable, source));
-  if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source));
+  problems.push(...providers.problems, ...checkRoutes(checkable, source), ...checkServer(checkable, source), ...checkTraffic(checkable, source));
+  if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source), ...trafficWarnings(checkable, source));
   if (hasErrors(problems) || !shape.config) return refuse(problems, interpolated.unresolved);
 
   const sorted = sortByPosition(problems);

@@ -1,5 +1,6 @@
 // Compilation: a loaded config becomes the runtime objects the request path uses (route table, providers
-// with their keys, upstream pools with their agents, the header policy). Nothing is re-parsed per request.
+// with their keys, upstream pools with their agents, the header policy, CORS and rate limits). Nothing is
+// re-parsed per request.
 import { createPublicKey } from 'node:crypto';
 import type { JWTVerifyOptions } from 'jose';
 import { parseClaimPath } from '../auth/claims.ts';
@@ -15,6 +16,10 @@ import { compileHost } from '../routing/host.ts';
 import { compilePattern } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { Router } from '../routing/router.ts';
+import { compileTraffic, type TrafficEvents } from '../traffic/compile.ts';
+import type { CorsPolicy } from '../traffic/cors.ts';
+import type { LimitStore } from '../traffic/limit-store.ts';
+import type { RateLimiting } from '../traffic/rate-limit.ts';
 import type { LoadedConfig } from './load.ts';
 import type { ConfigProblem } from './problems.ts';
 import { DEFAULTS, type GatewayConfig, type ProviderConfig } from './schema.ts';
@@ -30,6 +35,9 @@ export interface CompiledConfig {
   readonly verifier: Verifier;
   readonly forward: ForwardPolicy;
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  /** The global cors block, for responses no route answers for (404, 405); routes carry their own. */
+  readonly cors: CorsPolicy | null;
+  readonly rateLimiting: RateLimiting;
   readonly warnings: readonly ConfigProblem[];
   /** Providers whose secret is the ${VAR:-default} fallback written in the file. */
   readonly defaultSecrets: readonly string[];
@@ -39,8 +47,11 @@ export interface CompiledConfig {
 
 export interface CompileOptions {
   readonly jwksEvents?: JwksEvents;
-  /** The config being replaced: its JWKS key sources are reused where unchanged, keys and all. */
+  /** The config being replaced: its JWKS key sources are reused where unchanged, keys and all (and its rate limit store). */
   readonly previous?: CompiledConfig;
+  /** Where `rate_limit_store: memory` counts (a cluster worker's is the primary). */
+  readonly memoryLimitStore?: LimitStore;
+  readonly trafficEvents?: TrafficEvents;
 }
 
 export async function compileConfig(loaded: LoadedConfig, options: CompileOptions = {}): Promise<CompiledConfig> {
@@ -52,6 +63,11 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
   );
   const directory = new ProviderDirectory(providers);
   const upstreams = compileUpstreams(config, settings);
+  const traffic = compileTraffic(config, {
+    ...(options.previous ? { previous: options.previous.rateLimiting } : {}),
+    ...(options.memoryLimitStore ? { memoryStore: options.memoryLimitStore } : {}),
+    ...(options.trafficEvents ? { events: options.trafficEvents } : {}),
+  });
   const routes = config.routes.map((route, index): Route => {
     const upstream = upstreams.get(route.upstream)!;
     const kind = route.path !== undefined ? 'exact' : 'prefix';
@@ -72,6 +88,8 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
       stripPrefix: route.strip_prefix ?? false,
       timeoutMs: route.timeout !== undefined ? parseDuration(route.timeout) : upstream.timeoutMs,
       maxBody: route.max_body !== undefined ? parseSize(route.max_body) : null,
+      cors: traffic.routeCors(route),
+      rateLimit: traffic.routeRateLimit(route),
     };
   });
 
@@ -96,6 +114,8 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
       trust: trustPolicy(settings.trustProxy),
     },
     upstreams,
+    cors: traffic.cors,
+    rateLimiting: traffic.rateLimiting,
     warnings: loaded.warnings,
     defaultSecrets: (config.providers ?? [])
       .filter((_, i) => loaded.defaulted.has(`providers.${i}.secret`))
@@ -105,6 +125,8 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
       const kept = new Set(next?.verifier.providers.all.map((p) => p.keys));
       for (const p of providers) if (!kept.has(p.keys)) p.keys.stop();
       verifier.cache.clear();
+      const store = traffic.rateLimiting.store;
+      if (next?.rateLimiting.store !== store && store !== options.memoryLimitStore) store.close();
     },
   };
   return compiled;

@@ -1,5 +1,6 @@
 // trust_proxy: whose X-Forwarded-* headers are kept. Everyone else's are replaced by what the gateway saw.
 import { BlockList, isIP } from 'node:net';
+import { clientAddress } from './headers.ts';
 
 export interface TrustPolicy {
   trusts(address: string): boolean;
@@ -37,4 +38,24 @@ export function trustPolicy(setting: boolean | readonly string[]): TrustPolicy {
       return version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
     },
   };
+}
+
+/**
+ * The client a request comes from, as trust_proxy defines it (the ip key of rate limits): the peer itself,
+ * unless it is a trusted proxy; then X-Forwarded-For is read from the right, past every trusted proxy, up to
+ * the first address that is not one. Everything left of that was written by the client and proves nothing.
+ * With trust_proxy: true every hop is trusted, so the leftmost address wins: any client can choose it.
+ */
+export function originalClient(remote: string, forwardedFor: string | undefined, policy: TrustPolicy): string {
+  const peer = clientAddress(remote);
+  if (forwardedFor === undefined || !policy.trusts(peer)) return peer;
+  const hops = forwardedFor.split(',');
+  let client = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = clientAddress(hops[i]!.trim());
+    if (hop === '') break;
+    client = hop;
+    if (!policy.trusts(hop)) break;
+  }
+  return client;
 }

@@ -1,14 +1,17 @@
-// The HTTP face of the pipeline: for each request, decide (pipeline/decide.ts), then either answer the
-// denial or rewrite the headers and forward. Also the WebSocket handshake (same checks, then http-proxy's
-// ws), and the access log line and metrics when the response closes.
+// The HTTP face of the pipeline: for each request, decide (pipeline/decide.ts), admit (traffic/admit.ts:
+// rate limits), then answer the denial or the CORS preflight, or rewrite the headers and forward. Also the
+// WebSocket handshake (same checks, then http-proxy's ws), and the access log line and metrics when the
+// response closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { CompiledConfig } from '../config/compile.ts';
-import { deny, type Decision, type Denial, type Forward } from '../pipeline/decision.ts';
+import { deny, type Decision, type Denial, type Forward, type Preflight } from '../pipeline/decision.ts';
 import { decide, type Awaitable } from '../pipeline/decide.ts';
 import { Forwarder, type UpstreamFailure } from '../proxy/forward.ts';
 import { rewriteRequestHeaders } from '../proxy/headers.ts';
 import { cleanResponseHeaders } from '../proxy/response-headers.ts';
+import { admit } from '../traffic/admit.ts';
+import { applyTrafficHeaders } from '../traffic/response-headers.ts';
 import type { ConfigHolder, ActiveConfig } from './config-holder.ts';
 import { AccessLog } from './access-log.ts';
 import type { Logger } from './logger.ts';
@@ -50,6 +53,8 @@ export class Gateway {
         // Checked as the response goes out, so it covers requests that were in flight when draining began.
         if (this.draining) res.shouldKeepAlive = false;
         cleanResponseHeaders(proxyRes, req, res);
+        const context = contextOf(req);
+        if (context !== undefined) applyTrafficHeaders(proxyRes.headers, context);
       },
     });
     const gateway = this;
@@ -79,11 +84,11 @@ export class Gateway {
     }
     if (decision instanceof Promise) {
       decision.then(
-        (settled) => this.apply(req, res, active.config, context, settled),
+        (settled) => this.admit(req, res, active.config, context, settled),
         (err: unknown) => this.internalError(res, context, err),
       );
     } else {
-      this.apply(req, res, active.config, context, decision);
+      this.admit(req, res, active.config, context, decision);
     }
   };
 
@@ -105,11 +110,17 @@ export class Gateway {
       this.log(req, context, bodyProblem.status);
       return;
     }
-    Promise.resolve(decide(active.config, req as IncomingMessage & { method: string; url: string })).then(
+    Promise.resolve(decide(active.config, req as IncomingMessage & { method: string; url: string }))
+      .then((decided) => admit(active.config, decided, { headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' }, context))
+      .then(
       (decision) => {
+        if (decision.kind === 'preflight') {
+          // A handshake is a GET: an OPTIONS preflight never upgrades. Refused like any request that can not.
+          decision = deny(400, 'bad_request', 'a CORS preflight can not upgrade the connection', { route: decision.route });
+        }
         if (decision.kind === 'deny') {
           this.note(context, decision);
-          writeRawReply(socket, errorReply(context.id, decision));
+          writeRawReply(socket, errorReply(context.id, decision, context));
           this.log(req, context, decision.status);
           return;
         }
@@ -144,14 +155,48 @@ export class Gateway {
     this.accessLog.flush();
   }
 
-  /** Answer a denial or forward; a failure here is this request's 500, never the process's crash. */
+  /** Count the request against its route's rate limits (traffic/admit.ts), then apply what is decided. */
+  private admit(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Decision): void {
+    let admitted: Awaitable<Decision>;
+    try {
+      admitted = admit(config, decision, { headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' }, context);
+    } catch (err) {
+      return this.internalError(res, context, err);
+    }
+    if (admitted instanceof Promise) {
+      admitted.then(
+        (settled) => this.apply(req, res, config, context, settled),
+        (err: unknown) => this.internalError(res, context, err),
+      );
+    } else {
+      this.apply(req, res, config, context, admitted);
+    }
+  }
+
+  /** Answer a denial or a preflight, or forward; a failure here is this request's 500, never the process's crash. */
   private apply(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Decision): void {
     try {
       if (decision.kind === 'deny') this.refuse(res, context, decision);
+      else if (decision.kind === 'preflight') this.answerPreflight(res, context, decision);
       else this.forward(req, res, config, context, decision);
     } catch (err) {
       this.internalError(res, context, err);
     }
+  }
+
+  /** 204 with the allow headers, or 403 without them (the browser then blocks the request it meant to send). */
+  private answerPreflight(res: ServerResponse, context: RequestContext, preflight: Preflight): void {
+    context.route = preflight.route.name;
+    const { verdict } = preflight;
+    if (!verdict.allowed) {
+      context.reason = verdict.code;
+      sendReply(res, errorReply(context.id, { status: 403, code: verdict.code!, message: verdict.message! }));
+      return;
+    }
+    const headers: Record<string, string> = { 'x-request-id': context.id };
+    preflight.cors.preflightHeaders(preflight.origin, headers);
+    res.writeHead(204, headers);
+    res.end();
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Forward): void {
@@ -190,7 +235,7 @@ export class Gateway {
     this.note(context, denial);
     // The body was refused unread: the connection can not carry another request after it.
     if (denial.status === 413) res.setHeader('connection', 'close');
-    sendReply(res, errorReply(context.id, denial));
+    sendReply(res, errorReply(context.id, denial, context));
   }
 
   private note(context: RequestContext, decision: Denial | Forward): void {
@@ -211,7 +256,7 @@ export class Gateway {
     context.reason = failure.code;
     context.upstreamError = cause;
     if (context.upstream !== undefined) this.deps.metrics.upstreamError(context.upstream, kind);
-    const reply = errorReply(context.id, failure);
+    const reply = errorReply(context.id, failure, context);
     // Once the upstream's status line has gone out, the only honest signal left is to cut the connection.
     if ('writeHead' in target) sendReply(target, reply);
     else writeRawReply(target, reply);
@@ -220,7 +265,7 @@ export class Gateway {
   private internalError(res: ServerResponse, context: RequestContext, err: unknown): void {
     this.deps.logger.error({ req_id: context.id, err: describeError(err) }, 'internal error while handling a request');
     context.reason = 'internal_error';
-    sendReply(res, errorReply(context.id, { status: 500, code: 'internal_error', message: 'the gateway failed to handle the request' }));
+    sendReply(res, errorReply(context.id, { status: 500, code: 'internal_error', message: 'the gateway failed to handle the request' }, context));
   }
 
   private readonly finished: (this: ServerResponse) => void;

@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client). The per-request ones live in request-metrics.ts; the rest count
-// rare events (denials, upstream errors, JWKS fetches, reloads) with prom-client's own types.
+// rare events (denials, rate limit refusals and store errors, upstream errors, JWKS fetches, reloads) with
+// prom-client's own types.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamFailure } from '../proxy/forward.ts';
 import { RequestMetrics } from './request-metrics.ts';
@@ -11,6 +12,8 @@ export class GatewayMetrics {
   private readonly denials: Counter<'reason'>;
   private readonly jwksFetches: Counter<'provider' | 'result'>;
   private readonly reloads: Counter<'result'> | undefined;
+  private readonly rateLimited: Counter<'route' | 'policy'>;
+  private readonly rateLimitStoreErrors: Counter;
   /** Requests being handled: read by the gauge at scrape time, not pushed to it per request. */
   inFlight = 0;
 
@@ -28,6 +31,8 @@ export class GatewayMetrics {
     this.denials = new Counter({ name: 'portcullis_auth_denials_total', help: 'Requests refused, by reason code', labelNames: ['reason'], registers });
     this.jwksFetches = new Counter({ name: 'portcullis_jwks_fetches_total', help: 'JWKS fetches by provider and result', labelNames: ['provider', 'result'], registers });
     this.reloads = options.reloads === false ? undefined : reloadCounter(this.registry);
+    this.rateLimited = new Counter({ name: 'portcullis_rate_limited_total', help: 'Requests refused with 429, by route and the policy that refused them', labelNames: ['route', 'policy'], registers });
+    this.rateLimitStoreErrors = new Counter({ name: 'portcullis_rate_limit_store_errors_total', help: 'Rate limit counts the store could not make (unreachable, or slower than rate_limit_timeout)', registers });
     const metrics = this;
     new Gauge({ name: 'portcullis_requests_in_flight', help: 'Requests being handled', registers, collect() { this.set(metrics.inFlight); } });
     const cache = options.tokenCache;
@@ -53,6 +58,14 @@ export class GatewayMetrics {
 
   jwksFetch(provider: string, ok: boolean): void {
     this.jwksFetches.labels(provider, ok ? 'success' : 'failure').inc();
+  }
+
+  limited(route: string, policy: string): void {
+    this.rateLimited.labels(route, policy).inc();
+  }
+
+  rateLimitStoreError(): void {
+    this.rateLimitStoreErrors.inc();
   }
 
   reload(ok: boolean): void {

@@ -1,12 +1,16 @@
 // What the gateway remembers about one request while it is handled: for the access log, the metrics,
-// the upstream timeout and aborting the upstream request when the client goes away.
+// the upstream timeout, aborting the upstream request when the client goes away, and the CORS and rate
+// limit headers of its response.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { CorsPolicy } from '../traffic/cors.ts';
+import type { LimitReport } from '../traffic/rate-limit.ts';
+import type { TrafficState } from '../traffic/response-headers.ts';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
 const CONTEXT = Symbol('portcullis.context');
 
-export class RequestContext {
+export class RequestContext implements TrafficState {
   route: string | undefined = undefined;
   upstream: string | undefined = undefined;
   subject: string | undefined = undefined;
@@ -14,6 +18,10 @@ export class RequestContext {
   /** The system error behind an upstream failure (ECONNREFUSED, CERT_HAS_EXPIRED...), for the log. */
   upstreamError: string | undefined = undefined;
   bodyBytes = 0;
+  /** Traffic state, set by admission (traffic/admit.ts): what the response says about CORS and rate limits. */
+  origin: string | undefined = undefined;
+  cors: CorsPolicy | null = null;
+  limits: LimitReport | null = null;
 
   constructor(
     readonly id: string,

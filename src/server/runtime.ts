@@ -13,6 +13,8 @@ import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
 import { watchConfig, type ConfigWatcher } from './watch.ts';
 import type { Settings } from '../config/settings.ts';
+import type { TrafficEvents } from '../traffic/compile.ts';
+import type { LimitStore } from '../traffic/limit-store.ts';
 
 export interface StartOptions {
   readonly configFile: string;
@@ -30,6 +32,8 @@ export interface StartOptions {
   /** Override server.port / server.admin_port (the CLI's --port, the tests' 0). */
   readonly port?: number;
   readonly adminPort?: number;
+  /** Where `rate_limit_store: memory` counts: this process by default (a cluster worker passes the primary's). */
+  readonly memoryLimitStore?: LimitStore;
 }
 
 export interface RunningGateway {
@@ -67,7 +71,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     },
   };
 
-  const first = await compileConfig(loaded, { jwksEvents });
+  const trafficEvents = trafficEventsFor(logger, metrics, () => holder?.current.rateLimiting.failure ?? 'open');
+  const compileOptions = { jwksEvents, trafficEvents, ...(options.memoryLimitStore ? { memoryLimitStore: options.memoryLimitStore } : {}) };
+  const first = await compileConfig(loaded, compileOptions);
+  await first.rateLimiting.store.start(first.rateLimiting.timeoutMs);
   const settings = withOverrides(first.settings, options);
   holder = new ConfigHolder(first);
   announceConfig(logger, first);
@@ -116,13 +123,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     }
     let next: CompiledConfig;
     try {
-      next = await compileConfig(result.loaded, { jwksEvents, previous: holder!.current });
+      next = await compileConfig(result.loaded, { ...compileOptions, previous: holder!.current });
     } catch (err) {
       metrics.reload(false);
       logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
-    await firstKeys(next, NEW_KEYS_WAIT_MS);
+    await Promise.all([firstKeys(next, NEW_KEYS_WAIT_MS), next.rateLimiting.store.start(next.rateLimiting.timeoutMs)]);
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
     logger.level = result.loaded.config.server?.log_level ?? 'info';
@@ -164,6 +171,19 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
 
   return { port, adminPort, logger, metrics, holder, readiness, reload, close };
+}
+
+/** Rate limit refusals and store errors are counted; a store outage is logged once, and its end. */
+function trafficEventsFor(logger: Logger, metrics: GatewayMetrics, failure: () => 'open' | 'closed'): TrafficEvents {
+  return {
+    limited: (route, policy) => metrics.limited(route, policy),
+    storeError: () => metrics.rateLimitStoreError(),
+    unreachable(store, error) {
+      const effect = failure() === 'open' ? 'requests pass unlimited (rate_limit_failure: open)' : 'rate limited routes answer 503 (rate_limit_failure: closed)';
+      logger.warn({ store, error }, `rate limit store unreachable: ${effect} until it is back`);
+    },
+    reachable: (store) => logger.info({ store }, 'rate limit store reachable again'),
+  };
 }
 
 function withOverrides(settings: Settings, options: StartOptions): Settings {

@@ -1,6 +1,6 @@
 // portcullis explain: "why was my request rejected?" Runs a request through the same pipeline as the
-// server, without calling any upstream, and prints every stage. Exit 0 when it would be forwarded (or a
-// preflight allowed), 2 when it would be denied.
+// server, without calling any upstream or counting any rate limit, and prints every stage, the rate limits
+// and CORS included. Exit 0 when it would be forwarded (or a preflight allowed), 2 when it would be denied.
 import type { IncomingHttpHeaders } from 'node:http';
 import { UnsecuredJWT, type JWTPayload } from 'jose';
 import type { Identity } from '../auth/identity.ts';
@@ -14,6 +14,7 @@ import { canonicalHost } from '../routing/host.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import { foldCase, segmentsOf } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
+import { trafficSteps } from '../traffic/explain.ts';
 import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
 
 const OPTIONS = {
@@ -50,6 +51,7 @@ export async function explainCommand(args: readonly string[], out: NodeJS.Writab
     const trace: Trace = [];
     const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
     const client = values.client ?? '127.0.0.1';
+    trace.push(...trafficSteps(config, decision, { headers, remoteAddress: client }));
     const report = buildReport(config, method, target, headers, decision, trace, client, values.claims !== undefined);
     out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
     return report.decision.allowed ? 0 : 2;

@@ -141,13 +141,6 @@ describe('rate limits (memory store)', () => {
     assert.equal(reached('/guarded'), 0);
   });
 
-  test('denied requests never spend a token-keyed budget: a forged token can not use up someone else\'s', async () => {
-    const forged = await sign({ iss: 'test', aud: 'api', sub: 'victim' }, { key: 'not-the-secret-not-the-secret-000000' });
-    for (let i = 0; i < 4; i++) assert.equal((await request(gw.url, '/user-only', { headers: bearer(forged) })).status, 401);
-    const victim = await token({ sub: 'victim' });
-    assert.equal((await request(gw.url, '/user-only', { headers: bearer(victim) })).status, 200);
-  });
-
   test('refusals are counted by route and policy, and the access log says rate_limited', async () => {
     const metrics = (await request(gw.adminUrl, '/metrics')).body;
     assert.match(metrics, /portcullis_rate_limited_total\{route="burst",policy="burst-user"\} 15/);

@@ -71,9 +71,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     },
   };
 
-  const trafficEvents = trafficEventsFor(logger, metrics, () => holder?.current.rateLimiting.failure ?? 'open');
+  // The failure mode the outage warning names: the newest config's, from the moment it is compiled (its
+  // store connects before it is in force).
+  let limitFailure: 'open' | 'closed' = 'open';
+  const trafficEvents = trafficEventsFor(logger, metrics, () => limitFailure);
   const compileOptions = { jwksEvents, trafficEvents, ...(options.memoryLimitStore ? { memoryLimitStore: options.memoryLimitStore } : {}) };
   const first = await compileConfig(loaded, compileOptions);
+  limitFailure = first.rateLimiting.failure;
   await first.rateLimiting.store.start(first.rateLimiting.timeoutMs);
   const settings = withOverrides(first.settings, options);
   holder = new ConfigHolder(first);
@@ -129,6 +133,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
+    limitFailure = next.rateLimiting.failure;
     await Promise.all([firstKeys(next, NEW_KEYS_WAIT_MS), next.rateLimiting.store.start(next.rateLimiting.timeoutMs)]);
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);

@@ -106,6 +106,21 @@ describe('rate limits in Redis', () => {
     assert.equal((await request(gw.adminUrl, '/readyz')).status, 200);
   });
 
+  test('a gateway started while Redis is down serves at once (closed: 503, not ready) and counts once Redis is up', async () => {
+    await redis.kill();
+    try {
+      const gw = await gateway('late', { requests: 1000, key: 'route' }, { rate_limit_failure: 'closed' });
+      assert.equal((await request(gw.url, '/late')).status, 503);
+      assert.equal((await request(gw.adminUrl, '/readyz')).status, 503);
+      assert.match(String(warnings(gw)[0]?.msg), /answer 503 \(rate_limit_failure: closed\)/);
+    } finally {
+      await redis.restart();
+    }
+    const gw = gateways[gateways.length - 1]!;
+    await until(async () => (await request(gw.url, '/late')).status === 200);
+    assert.equal((await request(gw.adminUrl, '/readyz')).status, 200);
+  });
+
   test('a Redis that hangs (SIGSTOP) holds a request no longer than rate_limit_timeout: then the failure mode applies', { timeout: 30_000 }, async () => {
     const open = await gateway('hang-open', { requests: 1000, key: 'route' }, { rate_limit_timeout: '200ms' });
     const closed = await gateway('hang-closed', { requests: 1000, key: 'route' }, { rate_limit_timeout: '200ms', rate_limit_failure: 'closed' });

@@ -51,7 +51,7 @@ export async function explainCommand(args: readonly string[], out: NodeJS.Writab
     const trace: Trace = [];
     const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
     const client = values.client ?? '127.0.0.1';
-    trace.push(...trafficSteps(config, decision, { headers, remoteAddress: client }));
+    trace.push(...trafficSteps(config, decision, { headers, socket: { remoteAddress: client } }));
     const report = buildReport(config, method, target, headers, decision, trace, client, values.claims !== undefined);
     out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
     return report.decision.allowed ? 0 : 2;

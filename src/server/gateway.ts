@@ -111,33 +111,33 @@ export class Gateway {
       return;
     }
     Promise.resolve(decide(active.config, req as IncomingMessage & { method: string; url: string }))
-      .then((decided) => admit(active.config, decided, { headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' }, context))
+      .then((decided) => admit(active.config, decided, req, context))
       .then(
-      (decision) => {
-        if (decision.kind === 'preflight') {
-          // A handshake is a GET: an OPTIONS preflight never upgrades. Refused like any request that can not.
-          decision = deny(400, 'bad_request', 'a CORS preflight can not upgrade the connection', { route: decision.route });
-        }
-        if (decision.kind === 'deny') {
+        (decision) => {
+          if (decision.kind === 'preflight') {
+            // A handshake is a GET: an OPTIONS preflight never upgrades. Refused like any request that can not.
+            decision = deny(400, 'bad_request', 'a CORS preflight can not upgrade the connection', { route: decision.route });
+          }
+          if (decision.kind === 'deny') {
+            this.note(context, decision);
+            writeRawReply(socket, errorReply(context.id, decision, context));
+            this.log(req, context, decision.status);
+            return;
+          }
           this.note(context, decision);
-          writeRawReply(socket, errorReply(context.id, decision, context));
-          this.log(req, context, decision.status);
-          return;
-        }
-        this.note(context, decision);
-        rewriteRequestHeaders(req.headers, active.config.forward, decision.identity, {
-          requestId: context.id,
-          remoteAddress: req.socket.remoteAddress ?? '',
-          host: req.headers.host,
-          encrypted: false,
-          upgrade: true,
-        });
-        req.url = decision.upstreamPath;
-        this.forwarder.ws(req, socket, head, decision.route.upstream.pick(), decision.route.timeoutMs);
-        this.log(req, context, 101);
-      },
-      () => socket.destroy(),
-    );
+          rewriteRequestHeaders(req.headers, active.config.forward, decision.identity, {
+            requestId: context.id,
+            remoteAddress: req.socket.remoteAddress ?? '',
+            host: req.headers.host,
+            encrypted: false,
+            upgrade: true,
+          });
+          req.url = decision.upstreamPath;
+          this.forwarder.ws(req, socket, head, decision.route.upstream.pick(), decision.route.timeoutMs);
+          this.log(req, context, 101);
+        },
+        () => socket.destroy(),
+      );
   };
 
   /** From now on, responses close their connections (shutdown has begun). */
@@ -159,7 +159,7 @@ export class Gateway {
   private admit(req: IncomingMessage, res: ServerResponse, config: CompiledConfig, context: RequestContext, decision: Decision): void {
     let admitted: Awaitable<Decision>;
     try {
-      admitted = admit(config, decision, { headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' }, context);
+      admitted = admit(config, decision, req, context);
     } catch (err) {
       return this.internalError(res, context, err);
     }

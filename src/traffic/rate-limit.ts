@@ -61,10 +61,11 @@ export interface LimitReport {
   readonly counts: readonly (readonly [RateLimitPolicy, Count])[];
 }
 
+/** What the keys read of a request: an IncomingMessage is one as it is (no object made per request). */
 export interface ClientFacts {
   readonly headers: IncomingHttpHeaders;
-  /** The peer address of the connection. */
-  readonly remoteAddress: string;
+  /** The connection, for its peer address. */
+  readonly socket: { readonly remoteAddress?: string | undefined };
 }
 
 export function parseLimitKey(source: string): LimitKey {
@@ -99,7 +100,7 @@ export function keyOf(policy: RateLimitPolicy, route: Route, identity: Identity 
       return valueKey(identity?.subject);
     case 'ip': {
       const forwarded = client.headers['x-forwarded-for'];
-      return valueKey(originalClient(client.remoteAddress, Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trust));
+      return valueKey(originalClient(client.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trust));
     }
     case 'route':
       return valueKey(route.name);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { accessLogs, configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { bearer, request, type Response } from '../helpers/http.ts';
+import { bearer, raw, request, statusOf, type Response } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
@@ -21,6 +21,7 @@ const POLICIES = {
   'per-ip': { requests: 3, per: '1m', key: 'ip' },
   'per-user': { requests: 2, per: '1m', key: 'sub' },
   generous: { requests: 100, per: '1m', key: 'sub' },
+  'ws-ip': { requests: 1, per: '1m', key: 'ip' },
 };
 
 const ROUTES = [
@@ -33,6 +34,7 @@ const ROUTES = [
   { name: 'guarded', prefix: '/guarded', upstream: 'app', rate_limit: ['per-ip', 'per-user'] },
   { name: 'user-only', prefix: '/user-only', upstream: 'app', rate_limit: 'per-user' },
   { name: 'open', prefix: '/open', upstream: 'app', auth: 'public' },
+  { name: 'ws', prefix: '/ws', upstream: 'app', rate_limit: 'ws-ip' },
 ];
 
 function statuses(responses: readonly Response[]): Record<number, number> {
@@ -148,6 +150,16 @@ describe('rate limits (memory store)', () => {
     const refused = accessLogs(gw.logs).filter((l) => l.reason === 'rate_limited');
     assert.ok(refused.length >= 15);
     assert.ok(refused.every((l) => l.status === 429));
+  });
+
+  test('WebSocket handshakes are counted like any request: over the limit, a 429 and no upgrade', async () => {
+    const handshake = 'GET /ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    assert.equal(statusOf(await raw(gw.port, handshake, 500)), 401, 'counted against the ip policy, though denied');
+    const refused = await raw(gw.port, handshake, 500);
+    assert.equal(statusOf(refused), 429);
+    assert.match(refused, /^retry-after: [1-9]\d*\r$/m);
+    assert.match(refused, /^ratelimit-policy: "ws-ip";q=1;w=60\r$/m);
+    assert.equal(reached('/ws'), 0);
   });
 
   test('a route without rate_limit carries no RateLimit headers', async () => {

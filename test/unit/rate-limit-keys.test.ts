@@ -29,7 +29,7 @@ describe('the client address of the ip key', () => {
 describe('rate limit keys', () => {
   const route = { name: 'r' } as Route;
   const policy = (key: string) => ({ key: parseLimitKey(key) }) as RateLimitPolicy;
-  const client = (headers: Record<string, string>) => ({ headers, remoteAddress: '127.0.0.1' });
+  const client = (headers: Record<string, string>) => ({ headers, socket: { remoteAddress: '127.0.0.1' } });
 
   test('a header key is counted under a hash of the value: an API key is never written to a store', () => {
     const key = keyOf(policy('header:X-Api-Key'), route, null, client({ 'x-api-key': 'sk_live_secret' }), trustPolicy(false));

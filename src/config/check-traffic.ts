@@ -1,4 +1,5 @@
 // rate_limits, rate_limit_store, the routes' rate_limit and every cors block: rules beyond the schema.
+import { LONGEST_WINDOW_SECONDS } from '../traffic/limit-store.ts';
 import { parseOriginPattern } from '../traffic/origin.ts';
 import type { ConfigPath, ConfigProblem } from './problems.ts';
 import type { CorsConfig, GatewayConfig } from './schema.ts';
@@ -67,6 +68,8 @@ function checkPolicies(config: GatewayConfig, at: Report): void {
     const ms = parseDuration(policy.per);
     if (ms < 1000 || ms % 1000 !== 0) {
       at(['rate_limits', name, 'per'], 'bad_window', 'a rate limit window is a whole number of seconds (1s, 30s, 1m, 1h): counts expire by the second');
+    } else if (ms > LONGEST_WINDOW_SECONDS * 1000) {
+      at(['rate_limits', name, 'per'], 'bad_window', `a rate limit window is at most ${LONGEST_WINDOW_SECONDS / 3600}h (24 days)`);
     }
     if (policy.key.startsWith('claim:') && policy.key.slice('claim:'.length).split('.').some((part) => part === '')) {
       at(['rate_limits', name, 'key'], 'bad_claim_path', 'a claim path is names separated by single dots, like claim:org.tenant_id');

@@ -47,6 +47,15 @@ export interface LimitStore {
 
 /** The burst allowance comes back once per this many windows (rate-limiter-flexible's own example). */
 export const BURST_WINDOWS = 10;
+/**
+ * The longest window: the memory store expires a key with a timer, and Node runs a timer of more than
+ * 2^31 - 1 ms (24.8 days) at once, which would forget every count. validate refuses a longer `per`.
+ */
+export const LONGEST_WINDOW_SECONDS = 24 * 24 * 3600;
+
+export function burstWindowSeconds(perSeconds: number): number {
+  return Math.min(perSeconds * BURST_WINDOWS, LONGEST_WINDOW_SECONDS);
+}
 
 /** Store events the runtime turns into the log warning (once per outage) and the store-error metric. */
 export interface StoreEvents {
@@ -64,7 +73,7 @@ export function counterOver<L extends RateLimiterAbstract>(pair: LimiterPair<L>,
   pair.main.points = spec.requests;
   pair.main.duration = spec.perSeconds;
   pair.burst.points = spec.burst;
-  pair.burst.duration = spec.perSeconds * BURST_WINDOWS;
+  pair.burst.duration = burstWindowSeconds(spec.perSeconds);
   const limiter = spec.burst > 0 ? new BurstyRateLimiter(pair.main, pair.burst) : pair.main;
   return { consume: (key) => limiter.consume(key).then(allowed, refusedOrFailed) };
 }
@@ -91,7 +100,7 @@ export class MemoryLimitStore implements LimitStore {
     if (pair === undefined) {
       pair = {
         main: new RateLimiterMemory({ keyPrefix: spec.name, points: spec.requests, duration: spec.perSeconds }),
-        burst: new RateLimiterMemory({ keyPrefix: `${spec.name}:burst`, points: Math.max(spec.burst, 1), duration: spec.perSeconds * BURST_WINDOWS }),
+        burst: new RateLimiterMemory({ keyPrefix: `${spec.name}:burst`, points: Math.max(spec.burst, 1), duration: burstWindowSeconds(spec.perSeconds) }),
       };
       this.pairs.set(spec.name, pair);
     }

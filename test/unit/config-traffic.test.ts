@@ -29,16 +29,18 @@ describe('validate: rate limits', () => {
     ]);
   });
 
-  test('a window that is not whole seconds, a bad key and a bad claim path', () => {
+  test('a window that is not whole seconds or longer than 24 days, a bad key and a bad claim path', () => {
     const text = config('    auth: public\n    rate_limit: a', `rate_limits:
   a: { requests: 10, per: 1500ms, key: ip }
   b: { requests: 0, per: 1s, key: user }
-  c: { requests: 1, per: 1s, key: "claim:org..id" }`);
+  c: { requests: 1, per: 1s, key: "claim:org..id" }
+  d: { requests: 1, per: 600h, key: ip }`);
     assert.deepEqual(shown(text), [
       'gw.yaml:10:27: rate_limits.a.per: a rate limit window is a whole number of seconds (1s, 30s, 1m, 1h): counts expire by the second',
       'gw.yaml:11:18: rate_limits.b.requests: at least 1 request per window',
       'gw.yaml:11:35: rate_limits.b.key: expected sub, ip, route, claim:<dotted.path> or header:<Name>',
       'gw.yaml:12:35: rate_limits.c.key: a claim path is names separated by single dots, like claim:org.tenant_id',
+      'gw.yaml:13:26: rate_limits.d.per: a rate limit window is at most 576h (24 days)',
     ]);
   });
 

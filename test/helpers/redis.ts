@@ -17,6 +17,12 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
+/** Every server still running when the test process exits is killed with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 const INSTALL_HINT = 'redis-server is not installed: apt-get install -y redis-server (bash .ci/run does it when it is missing)';
 
 export function redisServerInstalled(): boolean {
@@ -48,7 +54,8 @@ async function launch(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
     stdio: 'ignore',
   });
-  process.once('exit', () => child.kill('SIGKILL'));
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   for (let i = 0; i < 250; i++) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} on port ${port}`);
     if (await answersPing(port)) return child;

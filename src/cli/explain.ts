@@ -1,6 +1,6 @@
 // portcullis explain: "why was my request rejected?" Runs a request through the same pipeline as the
-// server, without calling any upstream, and prints every stage. Exit 0 when it would be forwarded, 2 when
-// it would be denied.
+// server, without calling any upstream or counting any rate limit, and prints every stage, the rate limits
+// and CORS included. Exit 0 when it would be forwarded (or a preflight allowed), 2 when it would be denied.
 import type { IncomingHttpHeaders } from 'node:http';
 import { UnsecuredJWT, type JWTPayload } from 'jose';
 import type { Identity } from '../auth/identity.ts';
@@ -14,6 +14,7 @@ import { canonicalHost } from '../routing/host.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
 import { foldCase, segmentsOf } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
+import { trafficSteps } from '../traffic/explain.ts';
 import { CONFIG_OPTION, configFile, parse, UsageError } from './args.ts';
 import { credentialNames, placeToken, redactHeader, redactQuery, type CredentialNames } from './explain-tokens.ts';
 
@@ -55,9 +56,11 @@ export async function explainCommand(args: readonly string[], out: NodeJS.Writab
     const trace: Trace = [];
     const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
     const secrets = credentialNames(loaded.config);
-    const report = buildReport(config, method, target, headers, decision, trace, values.client ?? '127.0.0.1', values.claims !== undefined, secrets);
+    const client = values.client ?? '127.0.0.1';
+    trace.push(...trafficSteps(config, decision, { headers, socket: { remoteAddress: client } }));
+    const report = buildReport(config, method, target, headers, decision, trace, client, values.claims !== undefined, secrets);
     out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
-    return decision.kind === 'forward' ? 0 : 2;
+    return report.decision.allowed ? 0 : 2;
   } finally {
     config.close();
   }
@@ -87,17 +90,17 @@ function buildReport(
 ): Report {
   const normalized = normalizeTarget(target);
   const path = normalized.ok ? normalized.path : null;
-  const chosen = decision.kind === 'forward' ? decision.route : decision.route;
+  const chosen = decision.route;
+  // A preflight is matched with the method it asks about.
+  const asked = decision.kind === 'preflight' ? String(headers['access-control-request-method']) : method;
+  const identity = decision.kind === 'preflight' ? undefined : decision.identity;
   const report: Report = {
     request: { method, target: redactQuery(target, config.queryTokenNames), host: headers.host },
     path,
-    routes: path === null ? [] : config.router.routes.map((r) => ({ name: r.name, match: describeMatch(r), outcome: routeOutcome(config, r, chosen, method, headers.host, path) })),
+    routes: path === null ? [] : config.router.routes.map((r) => ({ name: r.name, match: describeMatch(r), outcome: routeOutcome(config, r, chosen, asked, headers.host, path) })),
     steps: trace,
-    checks: decision.identity ? identityChecks(decision.identity, claimsOnly) : [],
-    decision:
-      decision.kind === 'forward'
-        ? { allowed: true, status: null, code: null, message: `forwarded to upstream "${decision.route.upstream.name}"` }
-        : { allowed: false, status: decision.status, code: decision.code, message: decision.message },
+    checks: identity ? identityChecks(identity, claimsOnly) : [],
+    decision: describeDecision(decision),
   };
   if (decision.kind === 'forward') {
     const lines = forwardedHeaders(headers, config.forward, decision.identity, {
@@ -131,6 +134,19 @@ function buildReport(
     };
   }
   return report;
+}
+
+function describeDecision(decision: Decision): Report['decision'] {
+  switch (decision.kind) {
+    case 'forward':
+      return { allowed: true, status: null, code: null, message: `forwarded to upstream "${decision.route.upstream.name}"` };
+    case 'deny':
+      return { allowed: false, status: decision.status, code: decision.code, message: decision.message };
+    case 'preflight':
+      return decision.verdict.allowed
+        ? { allowed: true, status: 204, code: null, message: 'a CORS preflight, answered by the gateway with the allow headers; nothing reaches the upstream' }
+        : { allowed: false, status: 403, code: decision.verdict.code!, message: decision.verdict.message! };
+  }
 }
 
 function describeMatch(route: Route): string {
@@ -194,7 +210,7 @@ function render(report: Report): string {
     for (const [name, value] of Object.entries(report.forward.headers)) more(`  ${name}: ${value}`);
   }
   const d = report.decision;
-  row('decision', d.allowed ? `ALLOW: ${d.message}` : `DENY ${d.status} ${d.code}: ${d.message}`);
+  row('decision', d.allowed ? `ALLOW${d.status !== null ? ` ${d.status}` : ''}: ${d.message}` : `DENY ${d.status} ${d.code}: ${d.message}`);
   return lines.join('\n') + '\n';
 }
 

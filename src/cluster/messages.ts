@@ -2,6 +2,7 @@
 // worker's answer repeats it. A worker says "ready" once, when it serves and listens for questions: the
 // primary asks nothing of a worker before that, since a message that arrives earlier is lost.
 import type { Readiness } from '../server/readiness.ts';
+import type { Count, PolicySpec } from '../traffic/limit-store.ts';
 
 export type QuestionBody =
   | { readonly type: 'portcullis:reload'; readonly trigger: string; readonly text: string }
@@ -10,7 +11,26 @@ export type QuestionBody =
 
 export type Question = QuestionBody & { readonly id: number };
 
-export type PrimaryMessage = Question | { readonly type: 'portcullis:shutdown' };
+/**
+ * A worker asks the primary to count one request (rate_limit_store: memory): the primary holds every
+ * worker's counts, so N workers enforce the configured limit, not N times it. The policy travels with the
+ * question, so a reload that changes it applies as soon as the worker has it.
+ */
+export interface LimitRequest {
+  readonly type: 'portcullis:limit';
+  readonly id: number;
+  readonly policy: PolicySpec;
+  readonly key: string;
+}
+
+export interface LimitAnswer {
+  readonly type: 'portcullis:limit-answer';
+  readonly id: number;
+  /** Absent when the primary could not count. */
+  readonly count?: Count;
+}
+
+export type PrimaryMessage = Question | LimitAnswer | { readonly type: 'portcullis:shutdown' };
 
 /** One metric family as prom-client's getMetricsAsJSON() reports it (its typings say `type` is an enum; it is the name). */
 export interface MetricFamily {
@@ -36,7 +56,7 @@ export interface Answer {
   readonly metrics?: readonly MetricFamily[];
 }
 
-export type WorkerMessage = Answer | { readonly type: 'portcullis:ready' };
+export type WorkerMessage = Answer | LimitRequest | { readonly type: 'portcullis:ready' };
 
 /** Workers start from the config text the primary last validated, not from whatever is on disk now. */
 export const SNAPSHOT_ENV = 'PORTCULLIS_CONFIG_SNAPSHOT';

@@ -1,7 +1,7 @@
 // The cluster primary (server.workers > 1): forks the workers that share the gateway port, replaces a
 // worker that dies, serves the admin port for all of them (readiness of every worker, metrics summed
-// across workers), validates config changes once and tells every worker to reload, and drains them all
-// on SIGTERM.
+// across workers), counts the workers' rate limits (rate_limit_store: memory), validates config changes
+// once and tells every worker to reload, and drains them all on SIGTERM.
 import cluster, { type Worker } from 'node:cluster';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type http from 'node:http';
@@ -13,6 +13,7 @@ import { reloadCounter } from '../server/metrics.ts';
 import type { Readiness } from '../server/readiness.ts';
 import { watchFile } from '../config/watch.ts';
 import { ConfigSync } from './config-sync.ts';
+import { isLimitRequest, PrimaryLimits } from './limit-ipc.ts';
 import { isMessage, SNAPSHOT_ENV, type Answer, type MetricFamily, type PrimaryMessage } from './messages.ts';
 import { Questions } from './questions.ts';
 import { WorkerMetrics } from './worker-metrics.ts';
@@ -46,6 +47,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   new Gauge({ name: 'portcullis_workers', help: 'Workers running', registers: [registry], collect() { this.set(Object.keys(cluster.workers ?? {}).length); } });
   const questions = new Questions();
   const workerMetrics = new WorkerMetrics();
+  const limits = new PrimaryLimits();
   /** Workers that have said they serve and listen for questions. */
   const ready = new Set<Worker>();
   const readyWorkers = () => [...ready].filter((w) => w.isConnected());
@@ -71,7 +73,8 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     logger.info({ worker_pid: worker.process.pid }, 'worker started');
   };
   const onWorkerMessage = (worker: Worker, message: unknown): void => {
-    if (isMessage<Answer>(message, 'portcullis:answer')) questions.answered(worker, message);
+    if (isLimitRequest(message)) limits.count(worker, message);
+    else if (isMessage<Answer>(message, 'portcullis:answer')) questions.answered(worker, message);
     else if (isMessage(message, 'portcullis:ready') && !ready.has(worker)) {
       ready.add(worker);
       sync.ready(worker);
@@ -107,7 +110,8 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     const { answers } = await questions.ask(asked, { type: 'portcullis:readiness' }, READINESS_WAIT_MS);
     if (answers.size < asked.length) return { ready: false, reasons: [`${asked.length - answers.size} workers did not answer`] };
     const reasons = [...new Set([...answers.values()].flatMap((a) => a.readiness?.reasons ?? []))];
-    return { ready: reasons.length === 0, reasons };
+    const warnings = [...new Set([...answers.values()].flatMap((a) => a.readiness?.warnings ?? []))];
+    return { ready: reasons.length === 0, reasons, ...(warnings.length > 0 ? { warnings } : {}) };
   };
   const metrics = async () => {
     // Only ready workers are asked: one still starting has nothing to count and could not answer.

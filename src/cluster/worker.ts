@@ -2,7 +2,8 @@
 // reload, asks it whether it is ready and for its metrics, and tells it when to drain and stop.
 import { startGateway, type RunningGateway, type StartOptions } from '../server/runtime.ts';
 import { loadConfigTextOrThrow } from '../config/load.ts';
-import { isMessage, isQuestion, SNAPSHOT_ENV, type Answer, type MetricFamily, type Question, type WorkerMessage } from './messages.ts';
+import { PrimaryLimitStore } from './limit-ipc.ts';
+import { isMessage, isQuestion, SNAPSHOT_ENV, type Answer, type LimitAnswer, type MetricFamily, type Question, type WorkerMessage } from './messages.ts';
 
 export async function runWorker(options: Pick<StartOptions, 'configFile' | 'port' | 'adminPort' | 'allowDefaultSecrets'>): Promise<number> {
   // The primary reloads on SIGHUP. A hangup sent to the whole process group (the terminal closed,
@@ -12,14 +13,20 @@ export async function runWorker(options: Pick<StartOptions, 'configFile' | 'port
   let gateway: RunningGateway | undefined;
   let stopRequested = false;
   let stop = () => void (stopRequested = true);
+  // rate_limit_store: memory counts in the primary, for every worker at once.
+  const limits = new PrimaryLimitStore((message, onError) => {
+    if (process.connected) process.send!(message, undefined, undefined, onError);
+    else onError(new Error('the primary is gone'));
+  });
   process.on('message', (message: unknown) => {
-    if (isMessage(message, 'portcullis:shutdown')) stop();
+    if (isMessage<LimitAnswer>(message, 'portcullis:limit-answer')) limits.answered(message);
+    else if (isMessage(message, 'portcullis:shutdown')) stop();
     else if (gateway !== undefined && isQuestion(message)) void answer(gateway, message).then(send);
   });
 
   const snapshot = process.env[SNAPSHOT_ENV];
   const loaded = snapshot === undefined ? undefined : loadConfigTextOrThrow(options.configFile, snapshot);
-  const started = await startGateway({ ...options, ...(loaded ? { loaded } : {}), admin: false, watch: false, countReloads: false });
+  const started = await startGateway({ ...options, ...(loaded ? { loaded } : {}), admin: false, watch: false, countReloads: false, memoryLimitStore: limits });
   gateway = started;
 
   return new Promise<number>((resolve) => {

@@ -1,5 +1,6 @@
 // Compilation: a loaded config becomes the runtime objects the request path uses (route table, providers
-// with their keys, upstream pools with their agents, the header policy). Nothing is re-parsed per request.
+// with their keys, upstream pools with their agents, the header policy, CORS and rate limits). Nothing is
+// re-parsed per request.
 import { claimPath } from '../auth/claim-path.ts';
 import { compileCondition, type ConditionSpec } from '../auth/conditions.ts';
 import { BEARER_SOURCE, parseTokenSource, type TokenSource } from '../auth/extract.ts';
@@ -17,6 +18,10 @@ import type { Route } from '../routing/route.ts';
 import { Router } from '../routing/router.ts';
 import { compileHeaders, compileProvider, jwksIdentity } from './compile-provider.ts';
 import { compileUpstreams, type UpstreamEvents } from './compile-upstreams.ts';
+import { compileTraffic, type CompiledTraffic, type TrafficEvents } from '../traffic/compile.ts';
+import type { CorsPolicy } from '../traffic/cors.ts';
+import type { LimitStore } from '../traffic/limit-store.ts';
+import type { RateLimiting } from '../traffic/rate-limit.ts';
 import type { LoadedConfig } from './load.ts';
 import type { ConfigProblem } from './problems.ts';
 import { DEFAULTS, type GatewayConfig, type RouteConfig } from './schema.ts';
@@ -33,6 +38,9 @@ export interface CompiledConfig {
   /** Query parameters that carry tokens anywhere in the config: never forwarded upstream. */
   readonly queryTokenNames: ReadonlySet<string>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** The global cors block, for responses no route answers for (404, 405); routes carry their own. */
+  readonly cors: CorsPolicy | null;
+  readonly rateLimiting: RateLimiting;
   readonly warnings: readonly ConfigProblem[];
   /** Providers whose secret is the ${VAR:-default} fallback written in the file. */
   readonly defaultSecrets: readonly string[];
@@ -45,8 +53,14 @@ export type { UpstreamEvents };
 export interface CompileOptions {
   readonly jwksEvents?: JwksEvents;
   readonly upstreamEvents?: UpstreamEvents;
-  /** The config being replaced: its JWKS key sources are reused where unchanged, keys and all. */
+  /**
+   * The config being replaced: its JWKS key sources are reused where unchanged, keys and all, and so are
+   * its rate limit store and what its upstreams' health checks found.
+   */
   readonly previous?: CompiledConfig;
+  /** Where `rate_limit_store: memory` counts (a cluster worker's is the primary). */
+  readonly memoryLimitStore?: LimitStore;
+  readonly trafficEvents?: TrafficEvents;
 }
 
 export async function compileConfig(loaded: LoadedConfig, options: CompileOptions = {}): Promise<CompiledConfig> {
@@ -58,7 +72,12 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
   const providers = await Promise.all((config.providers ?? []).map((p) => compileProvider(p, context)));
   const directory = new ProviderDirectory(providers);
   const upstreams = compileUpstreams(config, settings, options.previous?.upstreams, options.upstreamEvents);
-  const routes = config.routes.map((route, index) => compileRoute(route, index, config, providers, upstreams.get(route.upstream)!, settings));
+  const traffic = compileTraffic(config, {
+    ...(options.previous ? { previous: options.previous.rateLimiting } : {}),
+    ...(options.memoryLimitStore ? { memoryStore: options.memoryLimitStore } : {}),
+    ...(options.trafficEvents ? { events: options.trafficEvents } : {}),
+  });
+  const routes = config.routes.map((route, index) => compileRoute(route, index, config, providers, upstreams.get(route.upstream)!, settings, traffic));
 
   const identityHeaderNames = [...new Set(providers.flatMap((p) => p.identityHeaders.map((h) => h.name)).concat(globalHeaders.map((h) => h.name)))];
   const strip = (config.forward?.authorization ?? DEFAULTS.authorization) === 'strip';
@@ -79,6 +98,8 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
     },
     queryTokenNames: new Set(sources.filter((s) => s.kind === 'query').map((s) => (s as { name: string }).name)),
     upstreams,
+    cors: traffic.cors,
+    rateLimiting: traffic.rateLimiting,
     warnings: loaded.warnings,
     defaultSecrets: (config.providers ?? [])
       .filter((_, i) => loaded.defaulted.has(`providers.${i}.secret`) || [...loaded.defaulted.keys()].some((k) => k.startsWith(`providers.${i}.secret.`)))
@@ -88,12 +109,14 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
       const kept = new Set(next?.verifier.providers.all.map((p) => p.keys));
       for (const p of providers) if (!kept.has(p.keys)) p.keys.stop();
       verifier.cache.clear();
+      const store = traffic.rateLimiting.store;
+      if (next?.rateLimiting.store !== store && store !== options.memoryLimitStore) store.close();
     },
   };
   return compiled;
 }
 
-function compileRoute(route: RouteConfig, index: number, config: GatewayConfig, providers: readonly Provider[], upstream: Upstream, settings: Settings): Route {
+function compileRoute(route: RouteConfig, index: number, config: GatewayConfig, providers: readonly Provider[], upstream: Upstream, settings: Settings, traffic: CompiledTraffic): Route {
   const kind = route.path !== undefined ? 'exact' : 'prefix';
   const source = (route.path ?? route.prefix)!;
   const accepted = route.providers ? providers.filter((p) => route.providers!.includes(p.name)) : providers;
@@ -125,6 +148,8 @@ function compileRoute(route: RouteConfig, index: number, config: GatewayConfig, 
     stripPrefix: route.strip_prefix ?? false,
     timeoutMs: route.timeout !== undefined ? parseDuration(route.timeout) : upstream.timeoutMs,
     maxBody: route.max_body !== undefined ? parseSize(route.max_body) : null,
+    cors: traffic.routeCors(route),
+    rateLimit: traffic.routeRateLimit(route),
   };
 }
 

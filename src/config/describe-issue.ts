@@ -7,8 +7,8 @@ import { closest } from './suggest.ts';
 
 type Issue = z.core.$ZodIssue;
 
-/** Keys whose value never appears in a message, nor therefore in the log of a refused reload. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['secret']);
+/** Keys whose value never appears in a message, nor therefore in the log of a refused reload (a Redis URL may hold a password). */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'rate_limit_store']);
 
 /** zod's own messages start so; a message the schema wrote itself is worth keeping. */
 const ZOD_DEFAULT_MESSAGE = /^Invalid (option|input)/;

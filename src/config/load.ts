@@ -6,6 +6,7 @@ import { checkProviders, type ProviderKeys } from './check-providers.ts';
 import { checkRoutes } from './check-routes.ts';
 import { checkServer } from './check-server.ts';
 import { checkUpstreams } from './check-upstreams.ts';
+import { checkTraffic, trafficWarnings } from './check-traffic.ts';
 import { interpolate, type Interpolated } from './interpolate.ts';
 import { ConfigError, hasErrors, type ConfigProblem } from './problems.ts';
 import type { GatewayConfig } from './schema.ts';
@@ -60,8 +61,8 @@ function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv): Lo
 
   const baseDir = path.dirname(path.resolve(file));
   const providers = checkProviders(checkable, source, baseDir);
-  problems.push(...providers.problems, ...checkRoutes(checkable, source), ...checkServer(checkable, source), ...checkUpstreams(checkable, source));
-  if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source));
+  problems.push(...providers.problems, ...checkRoutes(checkable, source), ...checkServer(checkable, source), ...checkUpstreams(checkable, source), ...checkTraffic(checkable, source));
+  if (!hasErrors(problems)) problems.push(...findWarnings(checkable, source), ...trafficWarnings(checkable, source));
   if (hasErrors(problems) || !shape.config) return refuse(problems, interpolated.unresolved);
 
   const sorted = sortByPosition(problems);

@@ -50,7 +50,14 @@ function fix(draft: Draft, issue: Issue): boolean {
     if (isMapping(target)) for (const k of issue.keys) delete target[k];
     return true;
   }
-  return fillSection(draft, issue, path) || fillListItem(draft, path) || takeSuggestion(draft, issue, path) || dropNearestKey(draft, path);
+  return (
+    fillSection(draft, issue, path) ||
+    fillListItem(draft, path) ||
+    fillPolicy(draft, path) ||
+    fillOrigins(draft, path) ||
+    takeSuggestion(draft, issue, path) ||
+    dropNearestKey(draft, path)
+  );
 }
 
 /** upstreams and routes are required; an upstream with a broken value is still defined. */
@@ -93,6 +100,33 @@ function fillListItem(draft: Draft, path: readonly (string | number)[]): boolean
   } else {
     return false;
   }
+  return true;
+}
+
+/** A rate limit policy keeps its name (routes naming it are not "unknown"), with inert values for its broken ones. */
+const POLICY_PLACEHOLDER: Readonly<Record<string, unknown>> = { requests: 1, per: '1s', key: 'route' };
+
+function fillPolicy(draft: Draft, path: readonly (string | number)[]): boolean {
+  const [section, name, key] = path;
+  const policies = draft.rate_limits;
+  if (section !== 'rate_limits' || typeof name !== 'string' || !isMapping(policies) || path.length > 3) return false;
+  const policy = policies[name];
+  if (path.length === 2 || !isMapping(policy)) {
+    policies[name] = { ...POLICY_PLACEHOLDER };
+    return true;
+  }
+  if (typeof key !== 'string' || !Object.hasOwn(POLICY_PLACEHOLDER, key)) return false;
+  policy[key] = POLICY_PLACEHOLDER[key];
+  return true;
+}
+
+/** A cors block whose origins are missing or broken stays a cors block, allowing one origin nobody has. */
+function fillOrigins(draft: Draft, path: readonly (string | number)[]): boolean {
+  const at = path.lastIndexOf('origins');
+  if (at === -1 || at < path.length - 2) return false;
+  const cors = nodeAt(draft, path.slice(0, at));
+  if (!isMapping(cors)) return false;
+  cors.origins = ['https://placeholder.invalid'];
   return true;
 }
 

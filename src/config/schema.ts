@@ -115,6 +115,10 @@ export const DEFAULTS = {
   retry_attempts: 0,
   retry_on: ['connect_failure', 'reset', '502', '503', '504'],
   retry_budget: '20%',
+  rate_limit_store: 'memory',
+  rate_limit_failure: 'open',
+  rate_limit_timeout: '1s',
+  cors_methods: ['GET', 'HEAD', 'POST'],
 } as const;
 
 const server = z
@@ -267,12 +271,40 @@ const upstream = z.union([httpUrl, upstreamObject]).describe('One URL, or target
 
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
 
+const method = z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method like GET');
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name like X-Request-Id');
+
+const rateLimitPolicy = z
+  .strictObject({
+    requests: z.number().int().min(1, 'at least 1 request per window').describe('Requests allowed per window (all of them may arrive at once).'),
+    per: duration.describe('The window, in whole seconds: 1s, 1m, 1h.'),
+    burst: z.number().int().min(0).optional()
+      .describe('Extra requests allowed on top of a window\'s, once per 10 windows (default 0).'),
+    key: z
+      .string()
+      .regex(/^(sub|ip|route|claim:\S+|header:\S+)$/, 'expected sub, ip, route, claim:<dotted.path> or header:<Name>')
+      .describe('What is counted: sub, ip (as trust_proxy defines it), route, claim:<dotted.path> or header:<Name>.'),
+  })
+  .describe('A named budget: one count per key value, shared by every route that names the policy.');
+
+const cors = z
+  .strictObject({
+    origins: z.array(nonEmpty).min(1)
+      .describe('Allowed origins, compared exactly: https://app.example.com, https://*.example.com (one or more subdomain labels), "*", or "null".'),
+    methods: z.array(method).min(1).optional().describe(`Methods a preflight may ask for (default ${DEFAULTS.cors_methods.join(', ')}).`),
+    headers: z.array(headerName).optional().describe('Request headers a preflight may ask for, e.g. Authorization, Content-Type.'),
+    expose_headers: z.array(headerName).optional().describe('Response headers the browser lets the page read.'),
+    credentials: z.boolean().optional().describe('Allow cookies and Authorization from the browser (default false); never with origin "*".'),
+    max_age: duration.optional().describe('How long browsers may cache a preflight answer (default: not said; browsers keep it 5 s).'),
+  })
+  .describe('CORS: which browser origins may call the gateway. Preflights are answered before authentication.');
+
 const route = z
   .strictObject({
     name: name.describe('Unique route name; it appears in logs, metrics and explain.'),
     path: nonEmpty.optional().describe('Exact path; ":name" matches one segment.'),
     prefix: nonEmpty.optional().describe('Path prefix, segment-aware: /api matches /api and /api/x, never /apix.'),
-    methods: z.array(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method like GET')).min(1).optional()
+    methods: z.array(method).min(1).optional()
       .describe('Methods matched (default all); HEAD goes where GET goes.'),
     host: nonEmpty.optional().describe('Host to match; "*.example.com" allowed.'),
     upstream: name.describe('Name of an entry under upstreams.'),
@@ -288,6 +320,10 @@ const route = z
     strip_prefix: z.boolean().optional().describe('Remove the prefix before forwarding.'),
     timeout: duration.optional().describe('Upstream timeout for this route (default: the upstream\'s).'),
     max_body: size.optional().describe('Larger request bodies get 413.'),
+    rate_limit: z.union([name, z.array(name).min(1)]).optional()
+      .describe('A policy under rate_limits, or a list of them (every one must allow the request).'),
+    cors: z.union([cors, z.literal(false)]).optional()
+      .describe('This route\'s CORS, replacing the global cors block whole; false turns CORS off here.'),
   })
   .describe('First match in file order wins.');
 
@@ -298,6 +334,17 @@ export const gatewaySchema = z
     forward: forward.optional(),
     upstreams: z.record(name, upstream),
     routes: z.array(route).min(1, 'declare at least one route'),
+    rate_limits: z.record(name, rateLimitPolicy).optional().describe('Named rate limit policies, used by routes (rate_limit: NAME).'),
+    rate_limit_store: z
+      .string()
+      .regex(/^(memory|rediss?:\/\/\S+)$/, 'expected memory or a Redis URL like redis://127.0.0.1:6379/0')
+      .optional()
+      .describe(`Where counts are kept: memory (default; shared by the workers of one instance) or redis://host:6379/0 (shared by every instance).`),
+    rate_limit_failure: z.enum(['open', 'closed']).optional()
+      .describe(`When the store can not be reached: open lets requests pass (default), closed refuses them with 503.`),
+    rate_limit_timeout: duration.optional()
+      .describe(`Longest wait for the store before rate_limit_failure applies (default ${DEFAULTS.rate_limit_timeout}).`),
+    cors: cors.optional(),
   })
   .describe('Portcullis gateway configuration');
 
@@ -307,6 +354,8 @@ export type ProviderConfig = z.infer<typeof provider>;
 export type RouteConfig = z.infer<typeof route>;
 export type UpstreamConfig = z.infer<typeof upstream>;
 export type UpstreamObject = z.infer<typeof upstreamObject>;
+export type RateLimitPolicyConfig = z.infer<typeof rateLimitPolicy>;
+export type CorsConfig = z.infer<typeof cors>;
 
 /** The JSON Schema committed as gateway.schema.json. */
 export function gatewayJsonSchema(): Record<string, unknown> {

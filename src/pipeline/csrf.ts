@@ -34,17 +34,18 @@ export function checkCookieOrigin(route: Route, request: RequestFacts, trust: Tr
     return refused('the request has no Origin header');
   }
   const own = ownOrigin(request, trust);
-  if (own !== undefined && originAllowedForCookies(route, canonicalOrigin(origin), own)) return undefined;
+  if (originAllowedForCookies(route, origin, own)) return undefined;
   return refused(`its Origin is not this site's`);
 }
 
 /**
- * The one place that says which origins may send a cookie-borne token on an unsafe request: today the
- * gateway's own origin only.
- * TODO(issue 11, CORS): also accept the route's CORS origins here, once routes have them.
+ * The one place that says which origins may send a cookie-borne token on an unsafe request: the gateway's
+ * own, and those the route's CORS config lists by name or wildcard (never "*": a page that may read
+ * responses is not thereby one that may spend the user's cookie).
  */
-export function originAllowedForCookies(_route: Route, origin: string, ownOrigin: string): boolean {
-  return origin === ownOrigin;
+export function originAllowedForCookies(route: Route, origin: string, ownOrigin: string | undefined): boolean {
+  if (ownOrigin !== undefined && canonicalOrigin(origin) === ownOrigin) return true;
+  return route.cors !== null && route.cors.listsOrigin(origin);
 }
 
 /**

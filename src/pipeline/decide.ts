@@ -1,6 +1,7 @@
 // The request pipeline, top to bottom: check the message (header count, Host, framing) -> normalize ->
-// match route -> extract token (and, for a cookie token on an unsafe request, its origin) -> verify ->
-// authorize (roles, scopes, claim conditions) -> body limit.
+// match route (a CORS preflight is answered here) -> extract token (and, for a cookie token on an unsafe
+// request, its origin) -> verify -> authorize (roles, scopes, claim conditions) -> body limit. Rate limits
+// are counted after it (traffic/admit.ts).
 // Each stage either hands the next one its value or returns a Denial. The server forwards what this
 // allows; explain prints the same stages without calling anything. Only a signature check waits: a
 // request with a cached token is decided without a single promise.
@@ -14,7 +15,7 @@ import { segmentsOf } from '../routing/pattern.ts';
 import type { Route } from '../routing/route.ts';
 import { authorizeCaller } from './authorize.ts';
 import { checkCookieOrigin, needsOriginCheck } from './csrf.ts';
-import { deny, type Decision, type Denial, type Trace } from './decision.ts';
+import { deny, type Decision, type Denial, type Forward, type Preflight, type Trace } from './decision.ts';
 import { checkFraming, checkHost } from './request-checks.ts';
 
 /** What the pipeline looks at: an IncomingMessage has all of it; explain builds one from its arguments. */
@@ -58,6 +59,9 @@ export function decide(
   }
   trace?.push({ stage: 'normalize', outcome: 'pass', detail: target.path });
 
+  const preflight = request.method === 'OPTIONS' ? preflightOf(config, request, target.path, trace) : undefined;
+  if (preflight !== undefined) return preflight;
+
   const match = config.router.match(request.method, request.headers.host, target.path);
   if (match.kind === 'not_found') {
     trace?.push({ stage: 'route', outcome: 'fail', detail: 'no route matches the path' });
@@ -92,7 +96,7 @@ export function decide(
  * chunked body declares no length: the server counts it as it streams, server/gateway.ts.) Checked after
  * the caller is authorized, so that the route's limit is not told to whoever asks.
  */
-function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace | undefined): Decision {
+function checkBodySize(request: RequestFacts, decision: Forward | Denial, trace: Trace | undefined): Forward | Denial {
   if (decision.kind === 'deny' || decision.route.maxBody === null) return decision;
   const limit = decision.route.maxBody;
   const declared = request.headers['content-length'];
@@ -102,6 +106,30 @@ function checkBodySize(request: RequestFacts, decision: Decision, trace: Trace |
   }
   trace?.push({ stage: 'body', outcome: 'fail', detail: `Content-Length ${declared} is over the limit of ${limit} bytes` });
   return deny('body_too_large', `the request body is larger than ${limit} bytes`, { route: decision.route, ...(decision.identity ? { identity: decision.identity } : {}) });
+}
+
+/**
+ * A CORS preflight asks about the request the browser means to send: the route is the one that serves the
+ * path for that method (Access-Control-Request-Method), and when it does CORS the gateway answers, before
+ * any token is looked for. Where the route does no CORS, the OPTIONS request goes on like any other.
+ */
+function preflightOf(config: CompiledConfig, request: RequestFacts, path: string, trace: Trace | undefined): Preflight | undefined {
+  const origin = request.headers.origin;
+  const method = request.headers['access-control-request-method'];
+  if (origin === undefined || typeof method !== 'string') return undefined;
+  const match = config.router.match(method, request.headers.host, path);
+  if (match.kind !== 'route' || match.route.cors === null) return undefined;
+  const { route } = match;
+  const cors = route.cors!;
+  trace?.push({ stage: 'route', outcome: 'pass', detail: `route "${route.name}" (auth: ${route.auth}), asked by a CORS preflight for ${method}` });
+  const asked = request.headers['access-control-request-headers'];
+  const verdict = cors.preflight(origin, method, Array.isArray(asked) ? asked.join(',') : asked);
+  trace?.push({
+    stage: 'cors',
+    outcome: verdict.allowed ? 'pass' : 'fail',
+    detail: verdict.allowed ? 'preflight allowed: the gateway answers 204 with the allow headers, before authentication' : `${verdict.code}: ${verdict.message}`,
+  });
+  return { kind: 'preflight', route, cors, origin, verdict };
 }
 
 /** The token the route needs checked; null when it needs none (public, or optional without one). */
@@ -146,7 +174,7 @@ function checkVerified(
   path: string,
   upstreamPath: string,
   trace: Trace | undefined,
-): Decision {
+): Forward | Denial {
   if (!isIdentity(verified)) {
     const tried = verified.provider !== undefined ? `provider "${verified.provider}": ` : '';
     const hint = verified.hint !== undefined ? ` (${verified.hint})` : '';

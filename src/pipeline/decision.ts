@@ -1,8 +1,9 @@
-// The outcome of the pipeline for one request: forward it, or deny it with a stable code and a sentence.
-// The code's status and challenge come from the catalog (denials.ts); server/respond.ts turns a denial
-// into a response.
+// The outcome of the pipeline for one request: forward it, deny it with a stable code and a sentence, or
+// answer it as a CORS preflight. A denial's status and challenge come from the catalog (denials.ts);
+// server/respond.ts turns a denial into a response.
 import type { Identity } from '../auth/identity.ts';
 import type { Route } from '../routing/route.ts';
+import type { CorsPolicy, PreflightVerdict } from '../traffic/cors.ts';
 import { DENIALS, type DenialCode, type DenialSpec } from './denials.ts';
 
 /** RFC 6750 §3.1 error codes, for WWW-Authenticate. */
@@ -20,6 +21,8 @@ export interface Denial {
   readonly allow?: readonly string[];
   /** The connection can not carry another request after this one (its framing is in doubt). */
   readonly closeConnection?: boolean;
+  /** Set on 429: seconds until the limit frees a request (Retry-After). */
+  readonly retryAfter?: number;
   readonly route?: Route;
   readonly identity?: Identity;
 }
@@ -35,7 +38,20 @@ export interface Forward {
   readonly upstreamPath: string;
 }
 
-export type Decision = Denial | Forward;
+/**
+ * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) to a route that does CORS: the
+ * gateway answers it itself, before authentication (browsers send no credentials on a preflight), and
+ * nothing reaches the upstream. Allowed: 204 with the allow headers; refused: 403 without them.
+ */
+export interface Preflight {
+  readonly kind: 'preflight';
+  readonly route: Route;
+  readonly cors: CorsPolicy;
+  readonly origin: string;
+  readonly verdict: PreflightVerdict;
+}
+
+export type Decision = Denial | Forward | Preflight;
 
 export interface Challenge {
   readonly error?: BearerError;
@@ -49,6 +65,7 @@ export interface DenialExtra {
   /** The scopes a 403 insufficient_scope names in its challenge. */
   readonly scope?: string;
   readonly allow?: readonly string[];
+  readonly retryAfter?: number;
 }
 
 export function deny(code: DenialCode, message: string, extra?: DenialExtra): Denial {
@@ -61,12 +78,13 @@ export function deny(code: DenialCode, message: string, extra?: DenialExtra): De
   if (extra?.route !== undefined) denial.route = extra.route;
   if (extra?.identity !== undefined) denial.identity = extra.identity;
   if (extra?.allow !== undefined) denial.allow = extra.allow;
+  if (extra?.retryAfter !== undefined) denial.retryAfter = extra.retryAfter;
   return denial;
 }
 
 /** A step of the pipeline as explain prints it. */
 export interface TraceStep {
-  readonly stage: 'normalize' | 'route' | 'token' | 'verify' | 'authorize' | 'claims' | 'body' | 'forward';
+  readonly stage: 'normalize' | 'route' | 'cors' | 'token' | 'verify' | 'authorize' | 'claims' | 'body' | 'rate_limit' | 'forward';
   readonly outcome: 'pass' | 'fail' | 'skip';
   readonly detail: string;
 }

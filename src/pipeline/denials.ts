@@ -72,6 +72,10 @@ export const DENIALS = {
   claim_mismatch: FORBIDDEN,
   /** A cookie-borne token from another site's page: not a question of the token's rights, so no challenge. */
   csrf_origin: { status: 403 },
+  // CORS preflights the gateway answers itself (traffic/cors.ts): refused without the allow headers.
+  cors_origin_not_allowed: { status: 403 },
+  cors_method_not_allowed: { status: 403 },
+  cors_header_not_allowed: { status: 403 },
   // Routing and limits.
   no_route: { status: 404 },
   method_not_allowed: { status: 405 },
@@ -79,6 +83,7 @@ export const DENIALS = {
   body_too_large: { status: 413, closes: true },
   headers_too_large: { status: 431, closes: true },
   headers_too_many: { status: 431, closes: true },
+  rate_limited: { status: 429 },
   // The gateway and the upstream.
   internal_error: { status: 500 },
   upstream_unavailable: { status: 502 },
@@ -87,6 +92,7 @@ export const DENIALS = {
   provider_unavailable: { status: 503 },
   upstream_overloaded: { status: 503 },
   no_healthy_upstream: { status: 503 },
+  rate_limit_unavailable: { status: 503 },
   upstream_timeout: { status: 504 },
 } as const satisfies Record<string, DenialSpec>;
 

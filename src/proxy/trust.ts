@@ -1,5 +1,6 @@
 // trust_proxy: whose X-Forwarded-* headers are kept. Everyone else's are replaced by what the gateway saw.
 import { BlockList, isIP } from 'node:net';
+import { clientAddress } from './headers.ts';
 
 export interface TrustPolicy {
   trusts(address: string): boolean;
@@ -40,16 +41,21 @@ export function trustPolicy(setting: boolean | readonly string[]): TrustPolicy {
 }
 
 /**
- * The client's address as trust_proxy defines it: the connection's peer, unless that peer is a trusted
- * proxy; then the nearest address in X-Forwarded-For (read from the right) that is not trusted itself.
+ * The client a request comes from, as trust_proxy defines it (the ip key of rate limits): the peer itself,
+ * unless it is a trusted proxy; then X-Forwarded-For is read from the right, past every trusted proxy, up to
+ * the first address that is not one. Everything left of that was written by the client and proves nothing.
+ * With trust_proxy: true every hop is trusted, so the leftmost address wins: any client can choose it.
  */
-export function clientIp(remote: string, forwardedFor: string | undefined, trust: TrustPolicy): string {
-  const peer = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
-  if (forwardedFor === undefined || !trust.trusts(peer)) return peer;
+export function originalClient(remote: string, forwardedFor: string | undefined, policy: TrustPolicy): string {
+  const peer = clientAddress(remote);
+  if (forwardedFor === undefined || !policy.trusts(peer)) return peer;
   const hops = forwardedFor.split(',');
+  let client = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!.trim();
-    if (hop !== '' && !trust.trusts(hop)) return hop;
+    const hop = clientAddress(hops[i]!.trim());
+    if (hop === '') break;
+    client = hop;
+    if (!policy.trusts(hop)) break;
   }
-  return hops[0]!.trim() || peer;
+  return client;
 }

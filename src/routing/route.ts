@@ -2,6 +2,8 @@
 import type { TokenSource } from '../auth/extract.ts';
 import type { Requirement } from '../auth/requirement.ts';
 import type { Upstream } from '../proxy/upstream.ts';
+import type { CorsPolicy } from '../traffic/cors.ts';
+import type { RouteRateLimit } from '../traffic/rate-limit.ts';
 import type { HostPattern } from './host.ts';
 import type { PathPattern } from './pattern.ts';
 
@@ -29,4 +31,8 @@ export interface Route {
   readonly timeoutMs: number;
   /** Largest request body in bytes, or null for no limit. */
   readonly maxBody: number | null;
+  /** The route's CORS (its own block, else the global one), or null where the gateway does none. */
+  readonly cors: CorsPolicy | null;
+  /** The policies the route names (rate_limit), or null. */
+  readonly rateLimit: RouteRateLimit | null;
 }

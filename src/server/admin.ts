@@ -26,7 +26,10 @@ export function createAdminServer(sources: AdminSources, settings: Settings): ht
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/readyz') {
       void Promise.resolve(sources.readiness()).then(
-        (r) => json(r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons }),
+        (r) => {
+          const warnings = r.warnings !== undefined && r.warnings.length > 0 ? { warnings: r.warnings } : {};
+          json(r.ready ? 200 : 503, r.ready ? { status: 'ready', ...warnings } : { status: 'not_ready', reasons: r.reasons, ...warnings });
+        },
         () => json(503, { status: 'not_ready', reasons: ['readiness could not be determined'] }),
       );
       return;

@@ -6,7 +6,7 @@ import { readClaim } from '../auth/claim-path.ts';
 import type { Forward } from '../pipeline/decision.ts';
 import { HttpExchange } from '../proxy/forward.ts';
 import { forwardedHeaders } from '../proxy/headers.ts';
-import { clientIp } from '../proxy/trust.ts';
+import { originalClient } from '../proxy/trust.ts';
 import { openTunnel } from '../proxy/tunnel.ts';
 import type { Upstream } from '../proxy/upstream.ts';
 import type { RequestContext } from './request-context.ts';
@@ -79,7 +79,7 @@ function hashKeyOf(upstream: Upstream, decision: Forward, context: RequestContex
     case 'sub':
       return decision.identity?.subject;
     case 'ip':
-      return clientIp(context.client, headerText(context.req, 'x-forwarded-for'), context.active.config.forward.trust);
+      return originalClient(context.client, headerText(context.req, 'x-forwarded-for'), context.active.config.forward.trust);
     case 'claim': {
       const value = decision.identity === null ? undefined : readClaim(decision.identity.claims, key.path);
       return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;

@@ -1,17 +1,20 @@
 // The HTTP face of the pipeline. Every request, HTTP or WebSocket handshake, takes one path:
-// begin (a RequestContext) -> decide (pipeline/decide.ts) -> admit -> refuse or forward -> record (the
-// access log line, the metrics, the config released), exactly once.
+// begin (a RequestContext) -> decide (pipeline/decide.ts) -> admit (traffic/admit.ts: rate limits) ->
+// refuse, answer a CORS preflight, or forward -> record (the access log line, the metrics, the config
+// released), exactly once.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { deny, type Decision, type Denial, type Forward } from '../pipeline/decision.ts';
+import { deny, type Decision, type Denial, type Forward, type Preflight } from '../pipeline/decision.ts';
 import { decide, type Awaitable } from '../pipeline/decide.ts';
 import type { DenialCode } from '../pipeline/denials.ts';
 import { upgradeProblem } from '../pipeline/upgrade.ts';
 import type { UpstreamFailure } from '../proxy/forward.ts';
 import type { ResponseHeaders } from '../proxy/response-headers.ts';
 import type { RetryCondition } from '../proxy/retry.ts';
+import { admit } from '../traffic/admit.ts';
+import { applyTrafficHeaders } from '../traffic/response-headers.ts';
 import { AccessLog } from './access-log.ts';
 import { parserRefusal, type ParserRefusal } from './client-error.ts';
 import type { ConfigHolder } from './config-holder.ts';
@@ -88,7 +91,7 @@ export class Gateway implements ContextEvents {
     if (busy(socket)) {
       const denial = deny('upgrade_pipelined', 'a WebSocket handshake must not be pipelined behind another request');
       this.note(context, denial);
-      this.refusedAfter.set(socket, errorReply(context.id, denial));
+      this.refusedAfter.set(socket, errorReply(context.id, denial, context));
       this.record(context, denial.status);
       return;
     }
@@ -164,19 +167,51 @@ export class Gateway implements ContextEvents {
     }
   }
 
+  /** Admission: the request counted against its route's rate limits (for denials too, by ip). */
   private settle(context: RequestContext, decision: Decision, head: Buffer | null): void {
+    let admitted: Awaitable<Decision>;
     try {
-      const admitted = this.admit(context, decision);
-      if (admitted.kind === 'deny') this.refuse(context, admitted);
-      else this.forward(context, admitted, head);
+      admitted = admit(context.active.config, decision, context.req, context);
+    } catch (err) {
+      return this.internalError(context, err);
+    }
+    if (admitted instanceof Promise) {
+      admitted.then(
+        (settled) => this.apply(context, settled, head),
+        (err: unknown) => this.internalError(context, err),
+      );
+    } else {
+      this.apply(context, admitted, head);
+    }
+  }
+
+  private apply(context: RequestContext, decision: Decision, head: Buffer | null): void {
+    try {
+      if (decision.kind === 'deny') this.refuse(context, decision);
+      else if (decision.kind === 'preflight') this.answerPreflight(context, decision);
+      else this.forward(context, decision, head);
     } catch (err) {
       this.internalError(context, err);
     }
   }
 
-  /** Admission control after the decision (where rate limits apply); today every decision stands. */
-  private admit(_context: RequestContext, decision: Decision): Decision {
-    return decision;
+  /** A CORS preflight: 204 with the allow headers, or a 403 without them; never forwarded, never counted. */
+  private answerPreflight(context: RequestContext, preflight: Preflight): void {
+    context.route = preflight.route.name;
+    const { verdict } = preflight;
+    if (context.res === null) {
+      // A handshake is a GET (pipeline/upgrade.ts): an OPTIONS preflight never gets this far on that path.
+      return this.refuse(context, deny('upgrade_unsupported', 'a CORS preflight can not upgrade the connection', { route: preflight.route }));
+    }
+    if (!verdict.allowed) {
+      context.reason = verdict.code!;
+      sendReply(context.res, errorReply(context.id, deny(verdict.code!, verdict.message!)));
+      return;
+    }
+    const headers: Record<string, string> = { 'x-request-id': context.id };
+    preflight.cors.preflightHeaders(preflight.origin, headers);
+    context.res.writeHead(204, headers);
+    context.res.end();
   }
 
   private forward(context: RequestContext, decision: Forward, head: Buffer | null): void {
@@ -187,7 +222,7 @@ export class Gateway implements ContextEvents {
 
   private refuse(context: RequestContext, denial: Denial): void {
     this.note(context, denial);
-    const reply = errorReply(context.id, denial);
+    const reply = errorReply(context.id, denial, context);
     if (context.res === null) {
       writeRawReply(context.socket, reply);
       this.record(context, denial.status);
@@ -200,7 +235,7 @@ export class Gateway implements ContextEvents {
   private refuseBroken(context: RequestContext, res: ServerResponse, refusal: ParserRefusal): void {
     context.reason = refusal.code;
     if (res.headersSent) res.destroy();
-    else sendReply(res, errorReply(context.id, refusal));
+    else sendReply(res, errorReply(context.id, refusal, context));
     context.exchange?.abort();
   }
 
@@ -219,6 +254,7 @@ export class Gateway implements ContextEvents {
 
   decorate(context: RequestContext, headers: ResponseHeaders): void {
     headers['x-request-id'] = context.id;
+    applyTrafficHeaders(headers, context);
     // Checked as the response goes out, so it covers requests that were in flight when draining began.
     if (this.draining && context.res !== null) context.res.shouldKeepAlive = false;
   }
@@ -228,7 +264,7 @@ export class Gateway implements ContextEvents {
     context.reason = code;
     context.upstreamError = cause;
     if (context.upstream !== undefined) this.deps.metrics.upstreamError(context.upstream, failure);
-    const reply = errorReply(context.id, deny(code, message));
+    const reply = errorReply(context.id, deny(code, message), context);
     if (context.res !== null) {
       // Once the upstream's status line has gone out, the only honest signal left is to cut the connection.
       sendReply(context.res, reply);
@@ -253,7 +289,7 @@ export class Gateway implements ContextEvents {
   private internalError(context: RequestContext, err: unknown): void {
     this.deps.logger.error({ req_id: context.id, err: describeError(err) }, 'internal error while handling a request');
     context.reason = 'internal_error';
-    const reply = errorReply(context.id, deny('internal_error', 'the gateway failed to handle the request'));
+    const reply = errorReply(context.id, deny('internal_error', 'the gateway failed to handle the request'), context);
     if (context.res !== null) sendReply(context.res, reply);
     else {
       writeRawReply(context.socket, reply);

@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client). The per-request ones live in request-metrics.ts; the rest count
-// rare events (denials, upstream errors, JWKS fetches, reloads) with prom-client's own types.
+// rare events (denials, rate limit refusals and store errors, upstream errors, JWKS fetches, reloads) with
+// prom-client's own types.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamFailure } from '../proxy/forward.ts';
 import type { RetryCondition } from '../proxy/retry.ts';
@@ -16,6 +17,8 @@ export class GatewayMetrics {
   private readonly retries: Counter<'upstream' | 'reason'>;
   private readonly ejections: Counter<'upstream' | 'target'>;
   private readonly queueWaits: Histogram<'upstream'>;
+  private readonly rateLimited: Counter<'route' | 'policy'>;
+  private readonly rateLimitStoreErrors: Counter;
   /** Requests being handled: read by the gauge at scrape time, not pushed to it per request. */
   inFlight = 0;
 
@@ -48,6 +51,8 @@ export class GatewayMetrics {
     });
     const upstreams = options.upstreams;
     if (upstreams) registerUpstreamGauges(registers, upstreams);
+    this.rateLimited = new Counter({ name: 'portcullis_rate_limited_total', help: 'Requests refused with 429, by route and the policy that refused them', labelNames: ['route', 'policy'], registers });
+    this.rateLimitStoreErrors = new Counter({ name: 'portcullis_rate_limit_store_errors_total', help: 'Rate limit counts the store could not make (unreachable, or slower than rate_limit_timeout)', registers });
     const metrics = this;
     new Gauge({ name: 'portcullis_requests_in_flight', help: 'Requests being handled', registers, collect() { this.set(metrics.inFlight); } });
     const retained = options.configsRetained;
@@ -92,6 +97,14 @@ export class GatewayMetrics {
 
   jwksFetch(provider: string, ok: boolean): void {
     this.jwksFetches.labels(provider, ok ? 'success' : 'failure').inc();
+  }
+
+  limited(route: string, policy: string): void {
+    this.rateLimited.labels(route, policy).inc();
+  }
+
+  rateLimitStoreError(): void {
+    this.rateLimitStoreErrors.inc();
   }
 
   reload(ok: boolean): void {

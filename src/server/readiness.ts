@@ -1,5 +1,6 @@
-// Readiness: the config is loaded and every provider has keys to verify with. A load balancer should
-// send traffic only to a ready gateway; a draining one says so.
+// Readiness: the config is loaded, every provider has keys to verify with and, with
+// rate_limit_failure: closed, the rate limit store answers. A load balancer should send traffic only to a
+// ready gateway; a draining one says so. An unreachable store in `open` mode is a warning: requests pass.
 //
 // The admin port listens on server.host (every interface by default), so /readyz is for anyone who can
 // reach it: a reason names the provider and the kind of failure, never the URL or host its keys come
@@ -12,6 +13,8 @@ import type { CompiledConfig } from '../config/compile.ts';
 export interface Readiness {
   readonly ready: boolean;
   readonly reasons: readonly string[];
+  /** What is degraded without making the gateway unready. */
+  readonly warnings?: readonly string[];
 }
 
 export function readinessOf(config: CompiledConfig | undefined, draining: boolean): Readiness {
@@ -24,5 +27,12 @@ export function readinessOf(config: CompiledConfig | undefined, draining: boolea
     const why = status.failure !== undefined ? describeKeyFailure(status.failure) : 'first fetch in progress';
     reasons.push(`provider "${provider.name}": keys not fetched yet (${why})`);
   }
-  return { ready: reasons.length === 0, reasons };
+  const warnings: string[] = [];
+  const limiting = config?.rateLimiting;
+  if (limiting !== undefined && !limiting.store.status().reachable) {
+    const unreachable = `rate limit store (${limiting.store.kind}) unreachable`;
+    if (limiting.failure === 'closed') reasons.push(`${unreachable}: rate limited routes answer 503 (rate_limit_failure: closed)`);
+    else warnings.push(`${unreachable}: requests pass unlimited (rate_limit_failure: open)`);
+  }
+  return { ready: reasons.length === 0, reasons, ...(warnings.length > 0 ? { warnings } : {}) };
 }

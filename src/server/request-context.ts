@@ -7,6 +7,9 @@ import type { Socket } from 'node:net';
 import type { ForwardSink, HttpExchange, UpstreamFailure } from '../proxy/forward.ts';
 import type { ResponseHeaders } from '../proxy/response-headers.ts';
 import type { RetryCondition } from '../proxy/retry.ts';
+import type { CorsPolicy } from '../traffic/cors.ts';
+import type { LimitReport } from '../traffic/rate-limit.ts';
+import type { TrafficState } from '../traffic/response-headers.ts';
 import type { ActiveConfig } from './config-holder.ts';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
@@ -20,7 +23,7 @@ export interface ContextEvents {
   queued(context: RequestContext, waitMs: number): void;
 }
 
-export class RequestContext implements ForwardSink {
+export class RequestContext implements ForwardSink, TrafficState {
   readonly id: string;
   readonly startedAt = performance.now();
   /** The path without the query, for logs: queries may carry secrets. */
@@ -44,6 +47,10 @@ export class RequestContext implements ForwardSink {
   exchange: HttpExchange | null = null;
   /** Logged, counted and released: a request is recorded exactly once. */
   recorded = false;
+  /** Set by admission (traffic/admit.ts): what the response says about CORS and rate limits. */
+  origin: string | undefined = undefined;
+  cors: CorsPolicy | null = null;
+  limits: LimitReport | null = null;
 
   constructor(
     private readonly events: ContextEvents,

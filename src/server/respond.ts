@@ -1,8 +1,10 @@
 // The one place errors become responses: a JSON body {error, message, request_id}, the RFC 6750
-// challenge on 401/403, Allow on 405. Nothing about the gateway's insides goes out.
+// challenge on 401/403, Allow on 405, Retry-After on 429, and the request's CORS and RateLimit headers (a
+// browser app can read its errors). Nothing about the gateway's insides goes out.
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Denial } from '../pipeline/decision.ts';
+import { applyTrafficHeaders, type TrafficState } from '../traffic/response-headers.ts';
 
 const REALM = 'portcullis';
 
@@ -16,7 +18,8 @@ export interface ErrorReply {
 
 export function errorReply(
   requestId: string,
-  denial: Pick<Denial, 'status' | 'code' | 'message' | 'challenge' | 'allow' | 'closeConnection'>,
+  denial: Pick<Denial, 'status' | 'code' | 'message' | 'challenge' | 'allow' | 'closeConnection' | 'retryAfter'>,
+  traffic?: TrafficState,
 ): ErrorReply {
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
@@ -27,6 +30,8 @@ export function errorReply(
   if (denial.closeConnection === true) headers.connection = 'close';
   if (denial.challenge !== undefined) headers['www-authenticate'] = challenge(denial);
   if (denial.allow !== undefined) headers.allow = denial.allow.join(', ');
+  if (denial.retryAfter !== undefined) headers['retry-after'] = String(denial.retryAfter);
+  if (traffic !== undefined) applyTrafficHeaders(headers, traffic);
   const body = JSON.stringify({ error: denial.code, message: denial.message, request_id: requestId });
   headers['content-length'] = String(Buffer.byteLength(body));
   return { status: denial.status, code: denial.code, message: denial.message, headers, body };

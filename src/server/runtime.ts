@@ -14,6 +14,8 @@ import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
 import { watchFile, type ConfigWatcher } from '../config/watch.ts';
 import type { Settings } from '../config/settings.ts';
+import type { TrafficEvents } from '../traffic/compile.ts';
+import type { LimitStore } from '../traffic/limit-store.ts';
 
 export interface StartOptions {
   readonly configFile: string;
@@ -36,6 +38,8 @@ export interface StartOptions {
    * PORTCULLIS_ALLOW_DEFAULT_SECRETS=1 in `env`). Otherwise such a config is refused, at start and reload.
    */
   readonly allowDefaultSecrets?: boolean;
+  /** Where `rate_limit_store: memory` counts: this process by default (a cluster worker passes the primary's). */
+  readonly memoryLimitStore?: LimitStore;
 }
 
 export interface RunningGateway {
@@ -91,7 +95,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     },
   };
 
-  const first = await compileConfig(loaded, { jwksEvents, upstreamEvents });
+  // The failure mode the outage warning names: the newest config's, from the moment it is compiled (its
+  // store connects before it is in force).
+  let limitFailure: 'open' | 'closed' = 'open';
+  const trafficEvents = trafficEventsFor(logger, metrics, () => limitFailure);
+  const compileOptions = { jwksEvents, upstreamEvents, trafficEvents, ...(options.memoryLimitStore ? { memoryLimitStore: options.memoryLimitStore } : {}) };
+  const first = await compileConfig(loaded, compileOptions);
+  limitFailure = first.rateLimiting.failure;
+  await first.rateLimiting.store.start(first.rateLimiting.timeoutMs);
   const settings = withOverrides(first.settings, options);
   holder = new ConfigHolder(first);
   announceConfig(logger, first);
@@ -150,13 +161,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     }
     let next: CompiledConfig;
     try {
-      next = await compileConfig(result.loaded, { jwksEvents, upstreamEvents, previous: holder!.current });
+      next = await compileConfig(result.loaded, { ...compileOptions, previous: holder!.current });
     } catch (err) {
       metrics.reload(false);
       logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
-    await firstKeys(next, NEW_KEYS_WAIT_MS);
+    limitFailure = next.rateLimiting.failure;
+    await Promise.all([firstKeys(next, NEW_KEYS_WAIT_MS), next.rateLimiting.store.start(next.rateLimiting.timeoutMs)]);
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
     if (admin !== undefined) applyClientTimeouts(admin, next.settings);
@@ -203,6 +215,19 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
 
   return { port, adminPort, logger, metrics, holder, readiness, reload, close };
+}
+
+/** Rate limit refusals and store errors are counted; a store outage is logged once, and its end. */
+function trafficEventsFor(logger: Logger, metrics: GatewayMetrics, failure: () => 'open' | 'closed'): TrafficEvents {
+  return {
+    limited: (route, policy) => metrics.limited(route, policy),
+    storeError: () => metrics.rateLimitStoreError(),
+    unreachable(store, error) {
+      const effect = failure() === 'open' ? 'requests pass unlimited (rate_limit_failure: open)' : 'rate limited routes answer 503 (rate_limit_failure: closed)';
+      logger.warn({ store, error }, `rate limit store unreachable: ${effect} until it is back`);
+    },
+    reachable: (store) => logger.info({ store }, 'rate limit store reachable again'),
+  };
 }
 
 function withOverrides(settings: Settings, options: StartOptions): Settings {

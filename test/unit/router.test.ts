@@ -34,6 +34,8 @@ function routes(specs: RouteSpec[], caseInsensitive = false): Route[] {
     stripPrefix: false,
     timeoutMs: 30_000,
     maxBody: null,
+    cors: null,
+    rateLimit: null,
   }));
 }
 

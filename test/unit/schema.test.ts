@@ -43,6 +43,20 @@ describe('gateway.schema.json', () => {
     ['a size in gigabytes', { ...base, server: { max_header_size: '1gb' } }],
     ['a bad route name', { ...base, routes: [{ name: 'has space', prefix: '/', upstream: 'app' }] }],
     ['forward headers with a non-string claim', { ...base, forward: { headers: { 'X-A': 1 } } }],
+    ['rate limits and cors, global and per route', {
+      ...base,
+      rate_limits: { a: { requests: 1, per: '1s', burst: 2, key: 'claim:org.id' }, b: { requests: 5, per: '1m', key: 'header:X-Api-Key' } },
+      rate_limit_store: 'rediss://u:p@cache:6380/2',
+      rate_limit_failure: 'closed',
+      rate_limit_timeout: '250ms',
+      cors: { origins: ['https://*.example.com'], methods: ['GET'], headers: ['Authorization'], expose_headers: ['X-Request-Id'], credentials: true, max_age: '10m' },
+      routes: [{ name: 'r', prefix: '/', upstream: 'app', rate_limit: ['a', 'b'], cors: false }, { name: 's', prefix: '/s', upstream: 'app', rate_limit: 'a', cors: { origins: ['*'] } }],
+    }],
+    ['a route with cors: true', { ...base, routes: [{ name: 'r', prefix: '/', upstream: 'app', cors: true }] }],
+    ['a policy without a key', { ...base, rate_limits: { a: { requests: 1, per: '1s' } } }],
+    ['a policy keyed by something unknown', { ...base, rate_limits: { a: { requests: 1, per: '1s', key: 'user' } } }],
+    ['a store that is neither memory nor redis', { ...base, rate_limit_store: 'memcached://x' }],
+    ['an empty origins list', { ...base, cors: { origins: [] } }],
   ];
 
   const validate = new Ajv2020({ strict: false }).compile(gatewayJsonSchema());

@@ -1,0 +1,112 @@
+// Rate limit counts across a cluster (rate_limit_store: memory): the workers ask, the primary counts, in
+// one MemoryLimitStore. The primary handles one message at a time, so the count is exact however many
+// workers ask at once, and it survives a worker's replacement. These messages travel beside the
+// primary's questions (messages.ts), under their own types.
+import type { Worker } from 'node:cluster';
+import { MemoryLimitStore, type Count, type LimitStore, type PolicyCounter, type PolicySpec, type StoreStatus } from '../traffic/limit-store.ts';
+import type { LimitAnswer, LimitRequest } from './messages.ts';
+
+/** Pending counts older than this are given up (admission gave up on them after rate_limit_timeout). */
+const ABANDON_MS = 10_000;
+
+interface Pending {
+  readonly resolve: (count: Count) => void;
+  readonly reject: (err: Error) => void;
+  readonly sentAt: number;
+}
+
+/** The worker's side: a store whose counter asks the primary. */
+export class PrimaryLimitStore implements LimitStore {
+  readonly kind = 'primary';
+  readonly description = 'the cluster primary\'s memory';
+  readonly remote = true;
+  private nextId = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly send: (message: LimitRequest, onError: (err: Error | null) => void) => void) {
+    this.sweeper = setInterval(() => this.abandonOld(), ABANDON_MS);
+    this.sweeper.unref();
+  }
+
+  counter(spec: PolicySpec): PolicyCounter {
+    return { consume: (key) => this.ask(spec, key) };
+  }
+
+  answered(answer: LimitAnswer): void {
+    const pending = this.pending.get(answer.id);
+    if (pending === undefined) return;
+    this.pending.delete(answer.id);
+    if (answer.count !== undefined) pending.resolve(answer.count);
+    else pending.reject(new Error('the primary could not count'));
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  status(): StoreStatus {
+    return { reachable: process.connected };
+  }
+
+  timedOut(): void {}
+
+  close(): void {}
+
+  private ask(policy: PolicySpec, key: string): Promise<Count> {
+    const id = this.nextId++;
+    return new Promise<Count>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, sentAt: Date.now() });
+      this.send({ type: 'portcullis:limit', id, policy, key }, (err) => {
+        if (err === null || !this.pending.delete(id)) return;
+        reject(err);
+      });
+    });
+  }
+
+  private abandonOld(): void {
+    const before = Date.now() - ABANDON_MS;
+    for (const [id, pending] of this.pending) {
+      if (pending.sentAt >= before) continue;
+      this.pending.delete(id);
+      pending.reject(new Error('the primary did not answer'));
+    }
+  }
+}
+
+/** The primary's side: counts for every worker. */
+export class PrimaryLimits {
+  private readonly store = new MemoryLimitStore();
+  /** The counter of each policy name, with the numbers it was made for (a reload may change them). */
+  private readonly counters = new Map<string, { readonly spec: string; readonly counter: PolicyCounter }>();
+
+  count(worker: Worker, request: LimitRequest): void {
+    const answer = (count?: Count) => {
+      const message: LimitAnswer = count === undefined ? { type: 'portcullis:limit-answer', id: request.id } : { type: 'portcullis:limit-answer', id: request.id, count };
+      if (worker.isConnected()) worker.send(message, () => {});
+    };
+    this.counterFor(request.policy).consume(request.key).then(answer, () => answer());
+  }
+
+  private counterFor(policy: PolicySpec): PolicyCounter {
+    const spec = `${policy.requests}/${policy.perSeconds}+${policy.burst}`;
+    const known = this.counters.get(policy.name);
+    if (known !== undefined && known.spec === spec) return known.counter;
+    const counter = this.store.counter(policy);
+    this.counters.set(policy.name, { spec, counter });
+    return counter;
+  }
+}
+
+/** A message is a LimitRequest only if its fields have the types the primary relies on. */
+export function isLimitRequest(value: unknown): value is LimitRequest {
+  if (typeof value !== 'object' || value === null) return false;
+  const { type, id, key, policy } = value as Partial<Record<keyof LimitRequest, unknown>>;
+  if (type !== 'portcullis:limit' || typeof id !== 'number' || typeof key !== 'string' || typeof policy !== 'object' || policy === null) return false;
+  const p = policy as Partial<Record<keyof PolicySpec, unknown>>;
+  return typeof p.name === 'string' && isCount(p.requests, 1) && isCount(p.perSeconds, 1) && isCount(p.burst, 0);
+}
+
+function isCount(value: unknown, min: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min;
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # npm run bench: Portcullis beside a direct connection, nginx, HAProxy 2.6 checking the same JWT, and
 # Node baselines, in one run of ../shared/bench/run-peers.sh, for HS256 and RS256 tokens. Prints the
-# harness's table, then ours: throughput, ratios to direct / HAProxy / node:http+http-proxy without auth /
-# the naive Node gateway, p50/p99 latency, RSS, and whether the targets of docs/PERFORMANCE.md are met.
+# harness's table, then ours: throughput, ratios to direct / HAProxy / node:http+undici without auth /
+# fastify + @fastify/jwt / the naive Node gateway, p50/p99 latency, RSS, and whether the targets of
+# docs/PERFORMANCE.md are met. What health checks and rate limits add: npm run bench:features.
 #
 # Env: D (seconds per run, 8), R (rounds, 3), C (connections, 50) as the harness takes them;
 #      BENCH_WORKERS (gateway processes, 1); BENCH_ACCESS_LOG (true); ALGS (default "HS256 RS256").

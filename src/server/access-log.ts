@@ -1,7 +1,7 @@
 // The access log: one JSON line per request, in the same shape as every other pino line, written to the
 // logger's own stream. The line is assembled here rather than through pino's generic serializer because
 // it is written for every request and its fields are known: it costs a few string concatenations. Lines
-// are handed to the stream in batches (16 KB, or after at most a second): pino's stream measures and
+// are handed to the stream in batches (64 KB, or after at most a second): pino's stream measures and
 // appends its pending text on every write, which per line costs more than the request's own routing.
 import { pino } from 'pino';
 import { ACCESS_MESSAGE, type Logger } from './logger.ts';
@@ -28,7 +28,7 @@ function escaped(text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : '"' + text + '"';
 }
 
-const BATCH_BYTES = 16 * 1024;
+const BATCH_BYTES = 64 * 1024;
 const BATCH_MS = 1000;
 
 export class AccessLog {

@@ -94,6 +94,8 @@ function join(client: Duplex, upstream: Duplex, res: IncomingMessage, upstreamHe
   if (upstreamHead.length > 0) client.write(upstreamHead);
   if (clientHead.length > 0) upstream.write(clientHead);
   upstream.on('error', () => upstream.destroy());
+  // Messages go as they come, not held back to be merged with the next (Nagle): a tunnel is interactive.
+  (upstream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   // One side going away, however (end, error, the shutdown deadline), ends the other.
   upstream.once('close', () => client.destroy());
   client.once('close', () => upstream.destroy());

@@ -76,25 +76,15 @@ export class PrimaryLimitStore implements LimitStore {
 
 /** The primary's side: counts for every worker. */
 export class PrimaryLimits {
+  /** Each policy by name; the numbers come with every question, so a reload applies as soon as a worker has it. */
   private readonly store = new MemoryLimitStore();
-  /** The counter of each policy name, with the numbers it was made for (a reload may change them). */
-  private readonly counters = new Map<string, { readonly spec: string; readonly counter: PolicyCounter }>();
 
   count(worker: Worker, request: LimitRequest): void {
     const answer = (count?: Count) => {
       const message: LimitAnswer = count === undefined ? { type: 'portcullis:limit-answer', id: request.id } : { type: 'portcullis:limit-answer', id: request.id, count };
       if (worker.isConnected()) worker.send(message, () => {});
     };
-    this.counterFor(request.policy).consume(request.key).then(answer, () => answer());
-  }
-
-  private counterFor(policy: PolicySpec): PolicyCounter {
-    const spec = `${policy.requests}/${policy.perSeconds}+${policy.burst}`;
-    const known = this.counters.get(policy.name);
-    if (known !== undefined && known.spec === spec) return known.counter;
-    const counter = this.store.counter(policy);
-    this.counters.set(policy.name, { spec, counter });
-    return counter;
+    this.store.counter(request.policy).consume(request.key).then(answer, () => answer());
   }
 }
 

@@ -74,8 +74,13 @@ export function parseLimitKey(source: string): LimitKey {
   return { kind: 'header', name: source.slice('header:'.length).toLowerCase() };
 }
 
+/**
+ * q and w say the rate (`requests` per `per`); a burst is a vendor parameter (the draft's own example is
+ * "acme-burst"), so a client that sees r above q knows why.
+ */
 export function policyItem(spec: PolicySpec): string {
-  return `"${spec.name}";q=${spec.requests};w=${spec.perSeconds}`;
+  const item = `"${spec.name}";q=${spec.requests};w=${spec.perSeconds}`;
+  return spec.burst > 0 ? `${item};portcullis-burst=${spec.burst}` : item;
 }
 
 export function routeRateLimit(limiting: RateLimiting, all: readonly RateLimitPolicy[]): RouteRateLimit {
@@ -131,7 +136,7 @@ function hashedKey(value: string | undefined): string {
   return `h:${createHash('sha256').update(value).digest('base64url')}`;
 }
 
-/** RateLimit: "name";r=REMAINING;t=SECONDS, one member per policy counted. */
+/** RateLimit: "name";r=REMAINING;t=SECONDS (until one more request fits), one member per policy counted. */
 export function rateLimitField(counts: LimitReport['counts']): string {
   let field = '';
   for (const [policy, count] of counts) {
@@ -141,7 +146,7 @@ export function rateLimitField(counts: LimitReport['counts']): string {
   return field;
 }
 
-/** Whole seconds, rounded up: a client that waits this long finds the window reset (Retry-After too). */
+/** Whole seconds, rounded up: a client that waits this long finds room for a request (Retry-After too). */
 export function secondsOf(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }

@@ -1,21 +1,52 @@
 // Counts in Redis, shared by every gateway instance and worker that names the same server. Each count is
-// one atomic Lua script (rate-limiter-flexible's INCRBY + expiry), so concurrent requests from anywhere
-// never race. The client (ioredis) never queues a command while disconnected and never retries one: a
+// one Lua script (the GCRA of gcra.ts on Redis's own clock), and Redis runs one script at a time, so
+// concurrent requests from anywhere never race and instances whose clocks differ still agree. The client (ioredis) never queues a command while disconnected and never retries one: a
 // request asks once, and a Redis that is down or hangs costs it at most rate_limit_timeout. The client
 // reconnects by itself, forever, at most a second apart.
 import { Redis } from 'ioredis';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { counterOver, type LimiterPair, type LimitStore, type PolicyCounter, type PolicySpec, type StoreEvents, type StoreStatus } from './limit-store.ts';
+import { cadenceOf, countOf } from './gcra.ts';
+import type { Count, LimitStore, PolicyCounter, PolicySpec, StoreEvents, StoreStatus } from './limit-store.ts';
 
-const KEY_PREFIX = 'portcullis:rl:';
+/** Keys are portcullis:gcra:<policy>:<key>, each a hash of the TAT (t) and the interval it was made at (i). */
+const KEY_PREFIX = 'portcullis:gcra:';
 const RECONNECT_MAX_MS = 1000;
+
+/**
+ * ARGV: the policy's interval and tolerance (µs). Returns how far ahead of now the key's TAT would be with
+ * this request counted (gcra.ts countOf reads the answer from it); it is stored only when within the
+ * tolerance. A TAT made at another interval (a reload changed the policy) is first carried over to this
+ * one, as rescaledDebt does. Numbers are written with %d: Lua would print 1.7e+15 and lose the digits.
+ */
+const GCRA_SCRIPT = `
+redis.replicate_commands()
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 't', 'i')
+local debt = 0
+local tat = tonumber(state[1])
+if tat ~= nil and tat > now then
+  debt = tat - now
+  local was = tonumber(state[2])
+  if was ~= nil and was ~= interval then debt = math.ceil(debt / was * interval) end
+end
+local ahead = debt + interval
+if ahead <= tolerance then
+  redis.call('HSET', KEYS[1], 't', string.format('%d', now + ahead), 'i', string.format('%d', interval))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(ahead / 1000))
+end
+return ahead
+`;
+
+/** The client with the script defined on it (ioredis sends EVALSHA, and the script itself when Redis lacks it). */
+type GcraClient = Redis & { portcullisGcra(key: string, intervalUs: number, toleranceUs: number): Promise<number> };
 
 export class RedisLimitStore implements LimitStore {
   readonly kind = 'redis';
   readonly remote = true;
   readonly description: string;
-  private readonly client: Redis;
-  private readonly pairs = new Map<string, LimiterPair<RateLimiterRedis>>();
+  private readonly client: GcraClient;
   /** Set by a failure, cleared by an answer: one warning per outage, however many requests fail in it. */
   private down = false;
   private started = false;
@@ -33,7 +64,8 @@ export class RedisLimitStore implements LimitStore {
       commandTimeout: timeoutMs,
       connectTimeout: Math.max(timeoutMs, 1000),
       retryStrategy: (attempt) => Math.min(50 * attempt, RECONNECT_MAX_MS),
-    });
+    }) as GcraClient;
+    this.client.defineCommand('portcullisGcra', { numberOfKeys: 1, lua: GCRA_SCRIPT });
     // Without a listener, a connection error would be an uncaught 'error' event: the process would die.
     this.client.on('error', (err: Error) => this.failed(err.message));
     this.client.on('close', () => this.failed('connection closed'));
@@ -46,29 +78,17 @@ export class RedisLimitStore implements LimitStore {
   }
 
   counter(spec: PolicySpec): PolicyCounter {
-    let pair = this.pairs.get(spec.name);
-    if (pair === undefined) {
-      const limiter = (keyPrefix: string) =>
-        // rejectIfRedisNotReady: while disconnected, fail at once instead of waiting for the timeout.
-        new RateLimiterRedis({ storeClient: this.client, keyPrefix, points: 1, duration: 1, rejectIfRedisNotReady: true });
-      pair = { main: limiter(`${KEY_PREFIX}${spec.name}`), burst: limiter(`${KEY_PREFIX}${spec.name}:burst`) };
-      this.pairs.set(spec.name, pair);
-    }
-    const counter = counterOver(pair, spec);
+    const cadence = cadenceOf(spec);
+    const prefix = `${KEY_PREFIX}${spec.name}:`;
     return {
-      consume: (key) =>
-        counter.consume(key).then(
-          (count) => {
-            this.answered();
-            return count;
-          },
-          (err: unknown) => {
-            const message = err instanceof Error ? err.message : String(err);
-            this.failed(message);
-            if (/timed out/i.test(message)) this.reconnect();
-            throw err;
-          },
-        ),
+      consume: (key) => {
+        // While disconnected, fail at once instead of waiting for the timeout.
+        if (this.client.status !== 'ready') return this.notReady();
+        return this.client.portcullisGcra(prefix + key, cadence.intervalUs, cadence.toleranceUs).then(
+          (ahead) => this.counted(countOf(cadence, Number(ahead))),
+          (err: unknown) => this.storeFailed(err),
+        );
+      },
     };
   }
 
@@ -106,6 +126,24 @@ export class RedisLimitStore implements LimitStore {
    */
   private reconnect(): void {
     if (this.client.status === 'ready') this.client.disconnect(true);
+  }
+
+  private notReady(): Promise<never> {
+    const message = `not connected (${this.client.status})`;
+    this.failed(message);
+    return Promise.reject(new Error(message));
+  }
+
+  private counted(count: Count): Count {
+    this.answered();
+    return count;
+  }
+
+  private storeFailed(err: unknown): never {
+    const message = err instanceof Error ? err.message : String(err);
+    this.failed(message);
+    if (/timed out/i.test(message)) this.reconnect();
+    throw err;
   }
 
   private failed(error: string): void {

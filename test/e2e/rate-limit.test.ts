@@ -3,11 +3,14 @@
 // trust_proxy, the shared "missing" key), denials counted against ip policies, the 429 that no upstream
 // sees, the IETF RateLimit headers, metrics, the access log, and a reload that changes a policy.
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { accessLogs, configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { bearer, raw, request, statusOf, type Response } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { acceptFor, wsHandshake } from '../security/support.ts';
 
 const token = (claims: Record<string, unknown>) => sign({ iss: 'test', aud: 'api', ...claims });
 
@@ -35,6 +38,7 @@ const ROUTES = [
   { name: 'user-only', prefix: '/user-only', upstream: 'app', rate_limit: 'per-user' },
   { name: 'open', prefix: '/open', upstream: 'app', auth: 'public' },
   { name: 'ws', prefix: '/ws', upstream: 'app', rate_limit: 'ws-ip' },
+  { name: 'ws-user', prefix: '/ws-user', upstream: 'app', rate_limit: 'per-user' },
 ];
 
 function statuses(responses: readonly Response[]): Record<number, number> {
@@ -160,6 +164,27 @@ describe('rate limits (memory store)', () => {
     assert.match(refused, /^retry-after: [1-9]\d*\r$/m);
     assert.match(refused, /^ratelimit-policy: "ws-ip";q=1;w=60\r$/m);
     assert.equal(reached('/ws'), 0);
+  });
+
+  test('an allowed WebSocket handshake\'s 101 carries the RateLimit fields and the request id, not the upstream\'s own', async () => {
+    upstream.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => {});
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nRateLimit: "upstream";r=999\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
+      );
+    });
+    const grace = await token({ sub: 'ws-grace' });
+    const opened = await wsHandshake(gw.port, '/ws-user', { ...bearer(grace), 'x-request-id': 'ws-101' });
+    try {
+      assert.equal(opened.status, 101);
+      assert.equal(opened.headers['ratelimit-policy'], '"per-user";q=2;w=60');
+      assert.match(String(opened.headers.ratelimit), /^"per-user";r=1;t=\d+$/);
+      assert.equal(opened.headers['x-request-id'], 'ws-101');
+      assert.equal(opened.headers['sec-websocket-accept'], acceptFor(Buffer.from('0123456789abcdef').toString('base64')));
+    } finally {
+      opened.socket?.destroy();
+    }
   });
 
   test('a route without rate_limit carries no RateLimit headers', async () => {

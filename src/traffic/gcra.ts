@@ -8,7 +8,8 @@
 //     the one burst, however a client sends;
 //   - an empty bucket is full again (burst included) after (requests + burst) × interval of quiet;
 //   - a refused request changes nothing, so a client that keeps sending while refused gets through at the
-//     policy's rate, never less and never more.
+//     policy's rate, never less and never more. With several policies, a request one of them refuses is
+//     counted by none (countsOf), so a user over their own limit does not spend the budget of their address.
 // Times are whole microseconds, so every sum is exact (doubles hold integers to 2^53: about 285 years of
 // microseconds). The memory store runs this in TypeScript, Redis in the Lua script of redis-store.ts.
 import type { Count, PolicySpec } from './limit-store.ts';
@@ -35,6 +36,31 @@ export function countOf(cadence: Cadence, aheadUs: number): Count {
   // What is left, and when the next request's worth comes back (RateLimit's r and t).
   const remaining = Math.floor((toleranceUs - aheadUs) / intervalUs);
   return { allowed: true, remaining, resetMs: Math.ceil((aheadUs % intervalUs || intervalUs) / 1000) };
+}
+
+/** A policy that had room for a request another policy refused: nothing was counted, its bucket is as it was. */
+export function uncountedOf(cadence: Cadence, aheadUs: number): Count {
+  const { intervalUs, toleranceUs } = cadence;
+  const debtUs = aheadUs - intervalUs;
+  return { allowed: true, remaining: Math.floor((toleranceUs - debtUs) / intervalUs), resetMs: Math.ceil((debtUs % intervalUs || intervalUs) / 1000) };
+}
+
+/** Whether every policy has room for the request: only then is it counted, by all of them. */
+export function fitsAll(cadences: readonly Cadence[], aheadsUs: ArrayLike<number>): boolean {
+  for (let i = 0; i < cadences.length; i++) if (aheadsUs[i]! > cadences[i]!.toleranceUs) return false;
+  return true;
+}
+
+/** The answer of each policy to one request counted all or nothing (see fitsAll). */
+export function countsOf(cadences: readonly Cadence[], aheadsUs: ArrayLike<number>): Count[] {
+  const fits = fitsAll(cadences, aheadsUs);
+  const counts: Count[] = [];
+  for (let i = 0; i < cadences.length; i++) {
+    const cadence = cadences[i]!;
+    const ahead = aheadsUs[i]!;
+    counts.push(fits || ahead > cadence.toleranceUs ? countOf(cadence, ahead) : uncountedOf(cadence, ahead));
+  }
+  return counts;
 }
 
 /**

@@ -2,7 +2,7 @@
 // same rule (gcra.ts: a token bucket holding requests + burst, refilled at requests per `per`), in one of
 // three places: this process's memory, the cluster primary's memory (cluster/limit-ipc.ts), or Redis
 // (redis-store.ts), where every instance shares it.
-import { cadenceOf, countOf, rescaledDebt, type Cadence } from './gcra.ts';
+import { cadenceOf, countsOf, fitsAll, rescaledDebt, type Cadence } from './gcra.ts';
 
 /** What a store needs to know about a policy to count for it. Plain data: it crosses IPC. */
 export interface PolicySpec {
@@ -21,9 +21,16 @@ export interface Count {
   readonly resetMs: number;
 }
 
+/**
+ * Counts requests against a list of policies (a route's), all or nothing: a request that one policy
+ * refuses is counted by none, so a user over their own limit never spends the budget of their address.
+ */
 export interface PolicyCounter {
-  /** Counts one request; rejects only when the store could not be asked (unreachable, broken). */
-  consume(key: string): Promise<Count>;
+  /**
+   * Counts one request under one key per policy (in the policies' order), and answers each policy's
+   * count. Rejects only when the store could not be asked (unreachable, broken).
+   */
+  consume(keys: readonly string[]): Promise<Count[]>;
 }
 
 export interface StoreStatus {
@@ -36,7 +43,8 @@ export interface LimitStore {
   readonly description: string;
   /** Whether a consume can hang (a remote store): admission then bounds it with rate_limit_timeout. */
   readonly remote: boolean;
-  counter(spec: PolicySpec): PolicyCounter;
+  /** The counter of these policies together; the numbers in `specs` apply from now on (a reload may change them). */
+  counter(specs: readonly PolicySpec[]): PolicyCounter;
   /** Connect (remote stores); resolves once connected or after `waitMs`, whichever is first. */
   start(waitMs: number): Promise<void>;
   status(): StoreStatus;
@@ -80,16 +88,8 @@ export class MemoryLimitStore implements LimitStore {
 
   constructor(private readonly clock: Clock = monotonicMicros) {}
 
-  counter(spec: PolicySpec): PolicyCounter {
-    let policy = this.policies.get(spec.name);
-    if (policy === undefined) {
-      policy = new MemoryPolicy(spec, this.clock);
-      this.policies.set(spec.name, policy);
-      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
-    } else {
-      policy.adopt(spec);
-    }
-    return policy;
+  counter(specs: readonly PolicySpec[]): PolicyCounter {
+    return new MemoryCounter(specs.map((spec) => this.policy(spec)), this.clock);
   }
 
   start(): Promise<void> {
@@ -107,17 +107,50 @@ export class MemoryLimitStore implements LimitStore {
     this.sweeper = undefined;
   }
 
+  private policy(spec: PolicySpec): MemoryPolicy {
+    let policy = this.policies.get(spec.name);
+    if (policy === undefined) {
+      policy = new MemoryPolicy(spec, this.clock);
+      this.policies.set(spec.name, policy);
+      this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+    } else {
+      policy.adopt(spec);
+    }
+    return policy;
+  }
+
   private sweep(): void {
     const now = this.clock();
     for (const policy of this.policies.values()) policy.forgetFull(now);
   }
 }
 
-/** One policy's keys in memory, and the counter every config naming the policy counts through. */
-class MemoryPolicy implements PolicyCounter {
+/** Policies counted together (a route's): one thread, so checking them all and then counting is exact. */
+class MemoryCounter implements PolicyCounter {
+  constructor(
+    private readonly policies: readonly MemoryPolicy[],
+    private readonly clock: Clock,
+  ) {}
+
+  consume(keys: readonly string[]): Promise<Count[]> {
+    return Promise.resolve(this.take(keys));
+  }
+
+  take(keys: readonly string[]): Count[] {
+    const now = this.clock();
+    const { policies } = this;
+    const cadences = policies.map((p) => p.cadence);
+    const aheads = policies.map((p, i) => p.aheadOf(keys[i]!, now));
+    if (fitsAll(cadences, aheads)) policies.forEach((p, i) => p.count(keys[i]!, now + aheads[i]!));
+    return countsOf(cadences, aheads);
+  }
+}
+
+/** One policy's keys in memory: each key's TAT (gcra.ts), carried over when a reload changes the numbers. */
+class MemoryPolicy {
   private readonly tats = new Map<string, number>();
   private spec: PolicySpec;
-  private cadence: Cadence;
+  cadence: Cadence;
 
   constructor(
     spec: PolicySpec,
@@ -138,18 +171,14 @@ class MemoryPolicy implements PolicyCounter {
     this.cadence = cadence;
   }
 
-  consume(key: string): Promise<Count> {
-    return Promise.resolve(this.take(key));
+  /** How far ahead of now the key's TAT would be with one more request counted. */
+  aheadOf(key: string, now: number): number {
+    const tat = this.tats.get(key);
+    return (tat === undefined || tat < now ? 0 : tat - now) + this.cadence.intervalUs;
   }
 
-  /** One request: counted (its TAT moves one interval on) when the bucket has room, else nothing changes. */
-  take(key: string): Count {
-    const now = this.clock();
-    const tat = this.tats.get(key);
-    const ahead = (tat === undefined || tat < now ? 0 : tat - now) + this.cadence.intervalUs;
-    const count = countOf(this.cadence, ahead);
-    if (count.allowed) this.tats.set(key, now + ahead);
-    return count;
+  count(key: string, tat: number): void {
+    this.tats.set(key, tat);
   }
 
   forgetFull(now: number): void {

@@ -24,7 +24,6 @@ export interface RateLimitPolicy {
   readonly key: LimitKey;
   /** `per` as written, for messages. */
   readonly per: string;
-  readonly counter: PolicyCounter;
   /** This policy's member of RateLimit-Policy: "name";q=100;w=60. */
   readonly item: string;
 }
@@ -46,13 +45,19 @@ export interface RateLimiting {
   readonly events: AdmissionEvents;
 }
 
+/** Policies a request is counted against together (all or nothing), and how its response announces them. */
+export interface PolicyGroup {
+  readonly policies: readonly RateLimitPolicy[];
+  /** RateLimit-Policy: the policies' items, joined once. */
+  readonly header: string;
+  readonly counter: PolicyCounter;
+}
+
 /** A route's policies: all of them for a request that is let through, the `ip` ones for a denied one. */
 export interface RouteRateLimit {
   readonly limiting: RateLimiting;
-  readonly all: readonly RateLimitPolicy[];
-  readonly allHeader: string;
-  readonly ip: readonly RateLimitPolicy[];
-  readonly ipHeader: string;
+  readonly all: PolicyGroup;
+  readonly ip: PolicyGroup;
 }
 
 /** What a response says about the limits its request was counted against. */
@@ -84,8 +89,12 @@ export function policyItem(spec: PolicySpec): string {
 }
 
 export function routeRateLimit(limiting: RateLimiting, all: readonly RateLimitPolicy[]): RouteRateLimit {
-  const ip = all.filter((p) => p.key.kind === 'ip');
-  return { limiting, all, allHeader: all.map((p) => p.item).join(', '), ip, ipHeader: ip.map((p) => p.item).join(', ') };
+  const group = (policies: readonly RateLimitPolicy[]): PolicyGroup => ({
+    policies,
+    header: policies.map((p) => p.item).join(', '),
+    counter: limiting.store.counter(policies.map((p) => p.spec)),
+  });
+  return { limiting, all: group(all), ip: group(all.filter((p) => p.key.kind === 'ip')) };
 }
 
 /** Every key value present in the store is "v:"-prefixed; a request without one counts under MISSING. */

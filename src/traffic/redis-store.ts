@@ -1,10 +1,10 @@
-// Counts in Redis, shared by every gateway instance and worker that names the same server. Each count is
-// one Lua script (the GCRA of gcra.ts on Redis's own clock), and Redis runs one script at a time, so
+// Counts in Redis, shared by every gateway instance and worker that names the same server. Each request
+// is one Lua script over its route's policies (the GCRA of gcra.ts on Redis's own clock), and Redis runs one script at a time, so
 // concurrent requests from anywhere never race and instances whose clocks differ still agree. The client (ioredis) never queues a command while disconnected and never retries one: a
 // request asks once, and a Redis that is down or hangs costs it at most rate_limit_timeout. The client
 // reconnects by itself, forever, at most a second apart.
 import { Redis } from 'ioredis';
-import { cadenceOf, countOf } from './gcra.ts';
+import { cadenceOf, countsOf } from './gcra.ts';
 import type { Count, LimitStore, PolicyCounter, PolicySpec, StoreEvents, StoreStatus } from './limit-store.ts';
 
 /** Keys are portcullis:gcra:<policy>:<key>, each a hash of the TAT (t) and the interval it was made at (i). */
@@ -12,35 +12,43 @@ const KEY_PREFIX = 'portcullis:gcra:';
 const RECONNECT_MAX_MS = 1000;
 
 /**
- * ARGV: the policy's interval and tolerance (µs). Returns how far ahead of now the key's TAT would be with
- * this request counted (gcra.ts countOf reads the answer from it); it is stored only when within the
- * tolerance. A TAT made at another interval (a reload changed the policy) is first carried over to this
- * one, as rescaledDebt does. Numbers are written with %d: Lua would print 1.7e+15 and lose the digits.
+ * One request against a route's policies, all or nothing. KEYS: one per policy; ARGV: each policy's
+ * interval and tolerance (µs), in pairs. Returns, per policy, how far ahead of now the key's TAT would be
+ * with this request counted (gcra.ts countsOf reads the answers from them); they are stored only when
+ * every one is within its tolerance. A TAT made at another interval (a reload changed the policy) is first
+ * carried over to this one, as rescaledDebt does. Numbers are written with %d: Lua would print 1.7e+15
+ * and lose the digits.
  */
 const GCRA_SCRIPT = `
 redis.replicate_commands()
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 't', 'i')
-local debt = 0
-local tat = tonumber(state[1])
-if tat ~= nil and tat > now then
-  debt = tat - now
-  local was = tonumber(state[2])
-  if was ~= nil and was ~= interval then debt = math.ceil(debt / was * interval) end
+local aheads = {}
+local fits = true
+for k = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * k - 1])
+  local state = redis.call('HMGET', KEYS[k], 't', 'i')
+  local debt = 0
+  local tat = tonumber(state[1])
+  if tat ~= nil and tat > now then
+    debt = tat - now
+    local was = tonumber(state[2])
+    if was ~= nil and was ~= interval then debt = math.ceil(debt / was * interval) end
+  end
+  aheads[k] = debt + interval
+  if aheads[k] > tonumber(ARGV[2 * k]) then fits = false end
 end
-local ahead = debt + interval
-if ahead <= tolerance then
-  redis.call('HSET', KEYS[1], 't', string.format('%d', now + ahead), 'i', string.format('%d', interval))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(ahead / 1000))
+if fits then
+  for k = 1, #KEYS do
+    redis.call('HSET', KEYS[k], 't', string.format('%d', now + aheads[k]), 'i', ARGV[2 * k - 1])
+    redis.call('PEXPIRE', KEYS[k], math.ceil(aheads[k] / 1000))
+  end
 end
-return ahead
+return aheads
 `;
 
 /** The client with the script defined on it (ioredis sends EVALSHA, and the script itself when Redis lacks it). */
-type GcraClient = Redis & { portcullisGcra(key: string, intervalUs: number, toleranceUs: number): Promise<number> };
+type GcraClient = Redis & { portcullisGcra(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]> };
 
 export class RedisLimitStore implements LimitStore {
   readonly kind = 'redis';
@@ -65,7 +73,8 @@ export class RedisLimitStore implements LimitStore {
       connectTimeout: Math.max(timeoutMs, 1000),
       retryStrategy: (attempt) => Math.min(50 * attempt, RECONNECT_MAX_MS),
     }) as GcraClient;
-    this.client.defineCommand('portcullisGcra', { numberOfKeys: 1, lua: GCRA_SCRIPT });
+    // No numberOfKeys: each call says how many keys it passes (a route names one policy or several).
+    this.client.defineCommand('portcullisGcra', { lua: GCRA_SCRIPT });
     // Without a listener, a connection error would be an uncaught 'error' event: the process would die.
     this.client.on('error', (err: Error) => this.failed(err.message));
     this.client.on('close', () => this.failed('connection closed'));
@@ -77,15 +86,16 @@ export class RedisLimitStore implements LimitStore {
     this.client.options.commandTimeout = timeoutMs;
   }
 
-  counter(spec: PolicySpec): PolicyCounter {
-    const cadence = cadenceOf(spec);
-    const prefix = `${KEY_PREFIX}${spec.name}:`;
+  counter(specs: readonly PolicySpec[]): PolicyCounter {
+    const cadences = specs.map(cadenceOf);
+    const prefixes = specs.map((spec) => `${KEY_PREFIX}${spec.name}:`);
+    const args = cadences.flatMap((c) => [c.intervalUs, c.toleranceUs]);
     return {
-      consume: (key) => {
+      consume: (keys) => {
         // While disconnected, fail at once instead of waiting for the timeout.
         if (this.client.status !== 'ready') return this.notReady();
-        return this.client.portcullisGcra(prefix + key, cadence.intervalUs, cadence.toleranceUs).then(
-          (ahead) => this.counted(countOf(cadence, Number(ahead))),
+        return this.client.portcullisGcra(keys.length, ...keys.map((key, i) => prefixes[i] + key), ...args).then(
+          (aheads) => this.counted(countsOf(cadences, aheads.map(Number))),
           (err: unknown) => this.storeFailed(err),
         );
       },
@@ -134,9 +144,9 @@ export class RedisLimitStore implements LimitStore {
     return Promise.reject(new Error(message));
   }
 
-  private counted(count: Count): Count {
+  private counted(counts: Count[]): Count[] {
     this.answered();
-    return count;
+    return counts;
   }
 
   private storeFailed(err: unknown): never {

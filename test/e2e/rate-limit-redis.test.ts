@@ -69,6 +69,19 @@ describe('rate limits in Redis', () => {
     assert.deepEqual((await burst()).map((r) => r.status).sort(), [200, 200, 200, 429]);
   });
 
+  test('a route\'s policies count together in Redis: a request one refuses is counted by none', async () => {
+    const routes = [{ name: 'pair', prefix: '/pair', upstream: 'app', rate_limit: ['pair-ip', 'pair-user'] }];
+    const limits = { 'pair-ip': { requests: 3, per: '1m', key: 'ip' }, 'pair-user': { requests: 1, per: '1m', key: 'sub' } };
+    const gw = await startTestGateway(configWith(upstream.url, routes, { rate_limits: limits, rate_limit_store: redis.url }));
+    gateways.push(gw);
+    const [mallory, alice, bob, carol] = (await Promise.all(['mallory', 'alice', 'bob', 'carol'].map((sub) => sign({ iss: 'test', aud: 'api', sub })))) as [string, string, string, string];
+    const send = (t: string) => request(gw.url, '/pair', { headers: bearer(t) }).then((r) => r.status);
+    const hammering = [];
+    for (let i = 0; i < 6; i++) hammering.push(await send(mallory));
+    assert.deepEqual(hammering, [200, 429, 429, 429, 429, 429]);
+    assert.deepEqual([await send(alice), await send(bob), await send(carol)], [200, 200, 429]);
+  });
+
   test('Redis killed, rate_limit_failure open: requests pass, one warning per outage, errors counted, /readyz warns; counting resumes after a restart', async () => {
     const gw = await gateway('open', { requests: 1000, key: 'route' });
     const counted = (r: Response) => r.status === 200 && r.headers.ratelimit !== undefined;

@@ -25,6 +25,8 @@ const POLICIES = {
   'per-user': { requests: 2, per: '1m', key: 'sub' },
   generous: { requests: 100, per: '1m', key: 'sub' },
   'ws-ip': { requests: 1, per: '1m', key: 'ip' },
+  'pair-ip': { requests: 3, per: '1m', key: 'ip' },
+  'pair-user': { requests: 1, per: '1m', key: 'sub' },
 };
 
 const ROUTES = [
@@ -39,6 +41,7 @@ const ROUTES = [
   { name: 'open', prefix: '/open', upstream: 'app', auth: 'public' },
   { name: 'ws', prefix: '/ws', upstream: 'app', rate_limit: 'ws-ip' },
   { name: 'ws-user', prefix: '/ws-user', upstream: 'app', rate_limit: 'per-user' },
+  { name: 'pair', prefix: '/pair', upstream: 'app', rate_limit: ['pair-ip', 'pair-user'] },
 ];
 
 function statuses(responses: readonly Response[]): Record<number, number> {
@@ -111,6 +114,21 @@ describe('rate limits (memory store)', () => {
     assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 429], 'key: route counts every caller of the route together');
     assert.equal(responses[0]!.headers['ratelimit-policy'], '"per-route";q=3;w=60, "generous";q=100;w=60');
     assert.match(String(responses[0]!.headers.ratelimit), /^"per-route";r=2;t=\d+, "generous";r=99;t=\d+$/);
+  });
+
+  test('a request one policy refuses is counted by none: a user over their limit does not spend their address\'s budget', async () => {
+    const [mallory, alice, bob, carol] = (await Promise.all(['pair-mallory', 'pair-alice', 'pair-bob', 'pair-carol'].map((sub) => token({ sub })))) as [string, string, string, string];
+    const send = (t: string) => request(gw.url, '/pair', { headers: bearer(t) });
+    const hammering = [];
+    for (let i = 0; i < 6; i++) hammering.push(await send(mallory));
+    assert.deepEqual(hammering.map((r) => r.status), [200, 429, 429, 429, 429, 429]);
+    assert.match(hammering[1]!.json().message as string, /"pair-user"/);
+    assert.match(String(hammering[5]!.headers.ratelimit), /^"pair-ip";r=2;t=\d+, "pair-user";r=0;t=\d+$/, 'the address was charged once');
+    assert.deepEqual([(await send(alice)).status, (await send(bob)).status], [200, 200]);
+    const spent = await send(carol);
+    assert.equal(spent.status, 429, 'three let through from one address: its budget is spent');
+    assert.match(spent.json().message as string, /"pair-ip"/);
+    assert.equal(reached('/pair'), 3);
   });
 
   test('claim: keys count by the verified claim; callers without it share one "missing" key', async () => {

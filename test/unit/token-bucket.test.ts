@@ -3,22 +3,23 @@
 // test that waited for it would take hours. Redis runs the same rule in Lua (rate-limit-redis.test.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MemoryLimitStore, type PolicySpec } from '../../src/traffic/limit-store.ts';
+import { MemoryLimitStore, type PolicyCounter, type PolicySpec } from '../../src/traffic/limit-store.ts';
 
 const SECOND = 1_000_000;
 
 function bucket(spec: Omit<PolicySpec, 'name'>) {
   let now = 1_000 * SECOND;
   const store = new MemoryLimitStore(() => now);
-  const counter = store.counter({ name: 'p', ...spec });
+  const counter = store.counter([{ name: 'p', ...spec }]);
+  const take = async () => (await counter.consume(['k']))[0]!;
   return {
     store,
     advance: (seconds: number) => void (now += Math.round(seconds * SECOND)),
-    take: () => counter.consume('k'),
+    take,
     /** Sends until refused, at this instant: how many got through. */
     async drain(): Promise<number> {
       let admitted = 0;
-      while ((await counter.consume('k')).allowed) admitted++;
+      while ((await take()).allowed) admitted++;
       return admitted;
     },
   };
@@ -84,15 +85,33 @@ describe('rate limits are a token bucket (GCRA)', () => {
     let now = 0;
     const store = new MemoryLimitStore(() => now);
     const spec = { name: 'p', requests: 2, perSeconds: 60, burst: 0 };
-    const before = store.counter(spec);
-    assert.deepEqual([(await before.consume('k')).allowed, (await before.consume('k')).allowed, (await before.consume('k')).allowed], [true, true, false]);
+    const allowed = async (counter: PolicyCounter) => (await counter.consume(['k']))[0]!.allowed;
+    const before = store.counter([spec]);
+    assert.deepEqual([await allowed(before), await allowed(before), await allowed(before)], [true, true, false]);
     // Two requests spent at 2 a minute are two spent at 5 a minute: three more fit.
-    const raised = store.counter({ ...spec, requests: 5 });
+    const raised = store.counter([{ ...spec, requests: 5 }]);
     const after = [];
-    for (let i = 0; i < 4; i++) after.push((await raised.consume('k')).allowed);
+    for (let i = 0; i < 4; i++) after.push(await allowed(raised));
     assert.deepEqual(after, [true, true, true, false]);
     now += 12 * SECOND;
-    assert.equal((await raised.consume('k')).allowed, true, 'and the new rate refills it');
+    assert.equal(await allowed(raised), true, 'and the new rate refills it');
+    store.close();
+  });
+
+  test('policies counted together are all or nothing: a request one refuses is counted by none', async () => {
+    const store = new MemoryLimitStore(() => 0);
+    const route = store.counter([
+      { name: 'per-ip', requests: 3, perSeconds: 60, burst: 0 },
+      { name: 'per-user', requests: 1, perSeconds: 60, burst: 0 },
+    ]);
+    const send = async (user: string) => (await route.consume(['10.0.0.1', user])).map((c) => c.allowed);
+    assert.deepEqual(await send('mallory'), [true, true]);
+    // Mallory goes on: her own policy refuses, and the address she shares is not charged for it.
+    for (let i = 0; i < 10; i++) assert.deepEqual(await send('mallory'), [true, false]);
+    const refused = await route.consume(['10.0.0.1', 'mallory']);
+    assert.equal(refused[0]!.remaining, 2, 'the address still has two of three left');
+    assert.deepEqual([await send('alice'), await send('bob')], [[true, true], [true, true]]);
+    assert.deepEqual(await send('carol'), [false, true], 'the address is spent by the three requests let through');
     store.close();
   });
 });

@@ -162,6 +162,12 @@ describe('rate limits in Redis', () => {
       assert.equal(refused.json().error, 'rate_limit_unavailable');
       assert.equal(warnings(open).length, 1);
       assert.equal((await request(open.url, '/hang-open')).status, 200, 'and the next one too');
+      // A store that hangs is as unreachable as one that is gone: a warning when open, a reason when closed.
+      const [openReady, closedReady] = await Promise.all([request(open.adminUrl, '/readyz'), request(closed.adminUrl, '/readyz')]);
+      assert.equal(openReady.status, 200);
+      assert.match(JSON.stringify(openReady.json().warnings), /rate limit store \(redis\) unreachable/);
+      assert.equal(closedReady.status, 503);
+      assert.match(JSON.stringify(closedReady.json().reasons), /rate limit store \(redis\) unreachable/);
     } finally {
       redis.resume();
     }

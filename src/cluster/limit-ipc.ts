@@ -10,7 +10,7 @@ import type { LimitAnswer, LimitRequest } from './messages.ts';
 const ABANDON_MS = 10_000;
 
 interface Pending {
-  readonly resolve: (count: Count) => void;
+  readonly resolve: (counts: Count[]) => void;
   readonly reject: (err: Error) => void;
   readonly sentAt: number;
 }
@@ -29,15 +29,15 @@ export class PrimaryLimitStore implements LimitStore {
     this.sweeper.unref();
   }
 
-  counter(spec: PolicySpec): PolicyCounter {
-    return { consume: (key) => this.ask(spec, key) };
+  counter(specs: readonly PolicySpec[]): PolicyCounter {
+    return { consume: (keys) => this.ask(specs, keys) };
   }
 
   answered(answer: LimitAnswer): void {
     const pending = this.pending.get(answer.id);
     if (pending === undefined) return;
     this.pending.delete(answer.id);
-    if (answer.count !== undefined) pending.resolve(answer.count);
+    if (answer.counts !== undefined) pending.resolve([...answer.counts]);
     else pending.reject(new Error('the primary could not count'));
   }
 
@@ -53,11 +53,11 @@ export class PrimaryLimitStore implements LimitStore {
 
   close(): void {}
 
-  private ask(policy: PolicySpec, key: string): Promise<Count> {
+  private ask(policies: readonly PolicySpec[], keys: readonly string[]): Promise<Count[]> {
     const id = this.nextId++;
-    return new Promise<Count>((resolve, reject) => {
+    return new Promise<Count[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, sentAt: Date.now() });
-      this.send({ type: 'portcullis:limit', id, policy, key }, (err) => {
+      this.send({ type: 'portcullis:limit', id, policies, keys }, (err) => {
         if (err === null || !this.pending.delete(id)) return;
         reject(err);
       });
@@ -76,33 +76,28 @@ export class PrimaryLimitStore implements LimitStore {
 
 /** The primary's side: counts for every worker. */
 export class PrimaryLimits {
+  /** Each policy by name; the numbers come with every question, so a reload applies as soon as a worker has it. */
   private readonly store = new MemoryLimitStore();
-  /** The counter of each policy name, with the numbers it was made for (a reload may change them). */
-  private readonly counters = new Map<string, { readonly spec: string; readonly counter: PolicyCounter }>();
 
   count(worker: Worker, request: LimitRequest): void {
-    const answer = (count?: Count) => {
-      const message: LimitAnswer = count === undefined ? { type: 'portcullis:limit-answer', id: request.id } : { type: 'portcullis:limit-answer', id: request.id, count };
+    const answer = (counts?: Count[]) => {
+      const message: LimitAnswer = counts === undefined ? { type: 'portcullis:limit-answer', id: request.id } : { type: 'portcullis:limit-answer', id: request.id, counts };
       if (worker.isConnected()) worker.send(message, () => {});
     };
-    this.counterFor(request.policy).consume(request.key).then(answer, () => answer());
-  }
-
-  private counterFor(policy: PolicySpec): PolicyCounter {
-    const spec = `${policy.requests}/${policy.perSeconds}+${policy.burst}`;
-    const known = this.counters.get(policy.name);
-    if (known !== undefined && known.spec === spec) return known.counter;
-    const counter = this.store.counter(policy);
-    this.counters.set(policy.name, { spec, counter });
-    return counter;
+    this.store.counter(request.policies).consume(request.keys).then(answer, () => answer());
   }
 }
 
 /** A message is a LimitRequest only if its fields have the types the primary relies on. */
 export function isLimitRequest(value: unknown): value is LimitRequest {
   if (typeof value !== 'object' || value === null) return false;
-  const { type, id, key, policy } = value as Partial<Record<keyof LimitRequest, unknown>>;
-  if (type !== 'portcullis:limit' || typeof id !== 'number' || typeof key !== 'string' || typeof policy !== 'object' || policy === null) return false;
+  const { type, id, keys, policies } = value as Partial<Record<keyof LimitRequest, unknown>>;
+  if (type !== 'portcullis:limit' || typeof id !== 'number' || !Array.isArray(keys) || !Array.isArray(policies)) return false;
+  return keys.length === policies.length && keys.every((key) => typeof key === 'string') && policies.every(isPolicySpec);
+}
+
+function isPolicySpec(policy: unknown): boolean {
+  if (typeof policy !== 'object' || policy === null) return false;
   const p = policy as Partial<Record<keyof PolicySpec, unknown>>;
   return typeof p.name === 'string' && isCount(p.requests, 1) && isCount(p.perSeconds, 1) && isCount(p.burst, 0);
 }

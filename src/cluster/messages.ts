@@ -19,15 +19,16 @@ export type Question = QuestionBody & { readonly id: number };
 export interface LimitRequest {
   readonly type: 'portcullis:limit';
   readonly id: number;
-  readonly policy: PolicySpec;
-  readonly key: string;
+  /** A route's policies, counted together (all or nothing), with one key each. */
+  readonly policies: readonly PolicySpec[];
+  readonly keys: readonly string[];
 }
 
 export interface LimitAnswer {
   readonly type: 'portcullis:limit-answer';
   readonly id: number;
-  /** Absent when the primary could not count. */
-  readonly count?: Count;
+  /** One per policy; absent when the primary could not count. */
+  readonly counts?: readonly Count[];
 }
 
 export type PrimaryMessage = Question | LimitAnswer | { readonly type: 'portcullis:shutdown' };

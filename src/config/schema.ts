@@ -276,10 +276,10 @@ const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a
 
 const rateLimitPolicy = z
   .strictObject({
-    requests: z.number().int().min(1, 'at least 1 request per window').describe('Requests allowed per window (all of them may arrive at once).'),
+    requests: z.number().int().min(1, 'at least 1 request per window').describe('Requests allowed per window: the rate a token bucket refills at (all of them may arrive at once after a quiet period).'),
     per: duration.describe('The window, in whole seconds: 1s, 1m, 1h.'),
     burst: z.number().int().min(0).optional()
-      .describe('Extra requests allowed on top of a window\'s, once per 10 windows (default 0).'),
+      .describe('Extra requests on top: the bucket holds requests + burst, and is full again after (requests + burst) / requests windows of quiet (default 0).'),
     key: z
       .string()
       .regex(/^(sub|ip|route|claim:\S+|header:\S+)$/, 'expected sub, ip, route, claim:<dotted.path> or header:<Name>')

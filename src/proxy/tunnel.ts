@@ -6,6 +6,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { UpstreamFailure } from './forward.ts';
+import type { ResponseHeaders } from './response-headers.ts';
 import type { UpstreamTarget } from './target.ts';
 
 export interface TunnelSpec {
@@ -21,6 +22,11 @@ export interface TunnelSpec {
 }
 
 export interface TunnelEvents {
+  /**
+   * The headers the gateway adds to the target's answer, as to any response (the request id, the
+   * RateLimit fields): they replace the target's own of the same name.
+   */
+  decorate(headers: ResponseHeaders): void;
   /** The target answered: 101 (a tunnel now runs) or its refusal, relayed. */
   answered(status: number): void;
   /** No answer: the client gets this failure (nothing has been written to it yet). */
@@ -74,12 +80,12 @@ export function openTunnel(client: Duplex, spec: TunnelSpec, events: TunnelEvent
   upstream.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
     answered = true;
     upstream.setTimeout(0);
-    join(client, socket, res, head, spec.head);
+    join(client, socket, answerHead(res, events, ALL), head, spec.head);
     events.answered(101);
   });
   upstream.on('response', (res: IncomingMessage) => {
     answered = true;
-    relayRefusal(client, res, upstream);
+    relayRefusal(client, res, upstream, events);
     events.answered(res.statusCode ?? 502);
   });
   // Whatever ends the client's side before an answer ends the upstream's.
@@ -87,9 +93,29 @@ export function openTunnel(client: Duplex, spec: TunnelSpec, events: TunnelEvent
   upstream.end();
 }
 
-function join(client: Duplex, upstream: Duplex, res: IncomingMessage, upstreamHead: Buffer, clientHead: Buffer): void {
-  let head = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
-  for (let i = 0; i < res.rawHeaders.length; i += 2) head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+/** Every header of a 101 is relayed: Connection and Upgrade are the point of it. */
+const ALL: ReadonlySet<string> = new Set();
+/** A refusal closes the connection: its framing and connection headers are the gateway's own. */
+const REFUSAL_DROPS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+/** The status line and headers of the target's answer as the client gets them, without the blank line. */
+function answerHead(res: IncomingMessage, events: TunnelEvents, drop: ReadonlySet<string>): string {
+  const own: ResponseHeaders = {};
+  events.decorate(own);
+  let head = `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2) {
+    const name = res.rawHeaders[i]!.toLowerCase();
+    if (!drop.has(name) && own[name] === undefined) head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  }
+  for (const name in own) {
+    const value = own[name];
+    if (value === undefined) continue;
+    for (const line of Array.isArray(value) ? value : [value]) head += `${name}: ${line}\r\n`;
+  }
+  return head;
+}
+
+function join(client: Duplex, upstream: Duplex, head: string, upstreamHead: Buffer, clientHead: Buffer): void {
   client.write(head + '\r\n');
   if (upstreamHead.length > 0) client.write(upstreamHead);
   if (clientHead.length > 0) upstream.write(clientHead);
@@ -108,12 +134,8 @@ function join(client: Duplex, upstream: Duplex, res: IncomingMessage, upstreamHe
  * read to its end (so that its close is noticed) and cut after a grace period: whatever else it sends must
  * never become part of another request. The upstream connection was never pooled and is closed.
  */
-function relayRefusal(client: Duplex, res: IncomingMessage, request: http.ClientRequest): void {
-  let head = `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`;
-  for (let i = 0; i < res.rawHeaders.length; i += 2) {
-    const name = res.rawHeaders[i]!.toLowerCase();
-    if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding') head += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
-  }
+function relayRefusal(client: Duplex, res: IncomingMessage, request: http.ClientRequest, events: TunnelEvents): void {
+  const head = answerHead(res, events, REFUSAL_DROPS);
   // Without a Content-Length, the body (de-chunked here) ends where the connection does.
   client.write(`${head}connection: close\r\n\r\n`);
   res.on('data', (chunk: Buffer) => client.write(chunk));

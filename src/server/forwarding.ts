@@ -67,7 +67,7 @@ export function forwardUpgrade(context: RequestContext, decision: Forward, head:
   openTunnel(
     context.socket,
     { target, path: decision.upstreamPath, headers, clientHost: req.headers.host, head, timeoutMs: decision.route.timeoutMs, connectTimeoutMs: upstream.connectTimeoutMs },
-    { answered: done, failed: (failure, cause) => context.failed(failure, cause) },
+    { decorate: (headers) => context.decorate(headers), answered: done, failed: (failure, cause) => context.failed(failure, cause) },
   );
 }
 

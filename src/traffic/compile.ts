@@ -46,7 +46,7 @@ export function compileTraffic(config: GatewayConfig, options: TrafficOptions = 
   const policies = new Map<string, RateLimitPolicy>();
   for (const [name, policy] of definitions) {
     const spec = { name, requests: policy.requests, perSeconds: Math.floor(parseDuration(policy.per) / 1000), burst: policy.burst ?? 0 };
-    policies.set(name, { spec, keySource: policy.key, key: parseLimitKey(policy.key), per: policy.per, counter: store.counter(spec), item: policyItem(spec) });
+    policies.set(name, { spec, keySource: policy.key, key: parseLimitKey(policy.key), per: policy.per, item: policyItem(spec) });
   }
   const rateLimiting: RateLimiting = {
     store,

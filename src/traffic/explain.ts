@@ -11,7 +11,7 @@ export function trafficSteps(config: CompiledConfig, decision: Decision, client:
   const route = decision.route;
   const limits = route?.rateLimit;
   if (route !== undefined && limits != null) {
-    const policies = decision.kind === 'forward' ? limits.all : limits.ip;
+    const policies = (decision.kind === 'forward' ? limits.all : limits.ip).policies;
     if (policies.length === 0) {
       steps.push({ stage: 'rate_limit', outcome: 'skip', detail: 'a denied request counts only against ip policies; this route has none' });
     }

@@ -24,7 +24,6 @@ export interface RateLimitPolicy {
   readonly key: LimitKey;
   /** `per` as written, for messages. */
   readonly per: string;
-  readonly counter: PolicyCounter;
   /** This policy's member of RateLimit-Policy: "name";q=100;w=60. */
   readonly item: string;
 }
@@ -46,13 +45,19 @@ export interface RateLimiting {
   readonly events: AdmissionEvents;
 }
 
+/** Policies a request is counted against together (all or nothing), and how its response announces them. */
+export interface PolicyGroup {
+  readonly policies: readonly RateLimitPolicy[];
+  /** RateLimit-Policy: the policies' items, joined once. */
+  readonly header: string;
+  readonly counter: PolicyCounter;
+}
+
 /** A route's policies: all of them for a request that is let through, the `ip` ones for a denied one. */
 export interface RouteRateLimit {
   readonly limiting: RateLimiting;
-  readonly all: readonly RateLimitPolicy[];
-  readonly allHeader: string;
-  readonly ip: readonly RateLimitPolicy[];
-  readonly ipHeader: string;
+  readonly all: PolicyGroup;
+  readonly ip: PolicyGroup;
 }
 
 /** What a response says about the limits its request was counted against. */
@@ -74,13 +79,22 @@ export function parseLimitKey(source: string): LimitKey {
   return { kind: 'header', name: source.slice('header:'.length).toLowerCase() };
 }
 
+/**
+ * q and w say the rate (`requests` per `per`); a burst is a vendor parameter (the draft's own example is
+ * "acme-burst"), so a client that sees r above q knows why.
+ */
 export function policyItem(spec: PolicySpec): string {
-  return `"${spec.name}";q=${spec.requests};w=${spec.perSeconds}`;
+  const item = `"${spec.name}";q=${spec.requests};w=${spec.perSeconds}`;
+  return spec.burst > 0 ? `${item};portcullis-burst=${spec.burst}` : item;
 }
 
 export function routeRateLimit(limiting: RateLimiting, all: readonly RateLimitPolicy[]): RouteRateLimit {
-  const ip = all.filter((p) => p.key.kind === 'ip');
-  return { limiting, all, allHeader: all.map((p) => p.item).join(', '), ip, ipHeader: ip.map((p) => p.item).join(', ') };
+  const group = (policies: readonly RateLimitPolicy[]): PolicyGroup => ({
+    policies,
+    header: policies.map((p) => p.item).join(', '),
+    counter: limiting.store.counter(policies.map((p) => p.spec)),
+  });
+  return { limiting, all: group(all), ip: group(all.filter((p) => p.key.kind === 'ip')) };
 }
 
 /** Every key value present in the store is "v:"-prefixed; a request without one counts under MISSING. */
@@ -131,7 +145,7 @@ function hashedKey(value: string | undefined): string {
   return `h:${createHash('sha256').update(value).digest('base64url')}`;
 }
 
-/** RateLimit: "name";r=REMAINING;t=SECONDS, one member per policy counted. */
+/** RateLimit: "name";r=REMAINING;t=SECONDS (until one more request fits), one member per policy counted. */
 export function rateLimitField(counts: LimitReport['counts']): string {
   let field = '';
   for (const [policy, count] of counts) {
@@ -141,7 +155,7 @@ export function rateLimitField(counts: LimitReport['counts']): string {
   return field;
 }
 
-/** Whole seconds, rounded up: a client that waits this long finds the window reset (Retry-After too). */
+/** Whole seconds, rounded up: a client that waits this long finds room for a request (Retry-After too). */
 export function secondsOf(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }

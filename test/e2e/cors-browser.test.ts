@@ -57,21 +57,26 @@ describe('CORS in headless Chromium', { skip }, () => {
     await Promise.all([upstream?.close(), allowed?.close(), other?.close()]);
   });
 
-  /** Loads `site` in a tab and, from that page, fetches the gateway with credentials and the token. */
-  async function callFrom(site: string): Promise<{ ok: boolean; status?: number; body?: string; requestId?: string | null; error?: string }> {
+  /**
+   * Loads `site` in a tab and, from that page, fetches the gateway with credentials and the token (which
+   * makes the browser ask first, with a preflight); without one, a "simple" request that it sends at once
+   * and whose answer it then keeps from the page unless the gateway allows the origin.
+   */
+  async function callFrom(site: string, withToken = true): Promise<{ ok: boolean; status?: number; body?: string; requestId?: string | null; error?: string }> {
     const page = await browser.newPage();
     try {
       await page.goto(site);
       return await page.evaluate(
         async ([url, bearerToken]) => {
           try {
-            const response = await fetch(url!, { credentials: 'include', headers: { authorization: `Bearer ${bearerToken}` } });
+            const headers: Record<string, string> = bearerToken === '' ? {} : { authorization: `Bearer ${bearerToken}` };
+            const response = await fetch(url!, { credentials: 'include', headers });
             return { ok: true, status: response.status, body: await response.text(), requestId: response.headers.get('x-request-id') };
           } catch (err) {
             return { ok: false, error: String(err) };
           }
         },
-        [`${gw.url}/api/orders/7`, token],
+        [`${gw.url}/api/orders/7`, withToken ? token : ''],
       );
     } finally {
       await page.close();
@@ -95,5 +100,16 @@ describe('CORS in headless Chromium', { skip }, () => {
     assert.equal(result.ok, false);
     assert.match(result.error!, /TypeError/);
     assert.equal(upstream.received.length, before, 'the refused preflight stopped the browser from sending the call');
+  });
+
+  test('a page from an allowed origin can read a denial (401 without a token); another origin can not even see it', { timeout: 60_000 }, async () => {
+    const denied = await callFrom(allowed.origin, false);
+    assert.equal(denied.ok, true, denied.error);
+    assert.equal(denied.status, 401);
+    assert.match(denied.body!, /"error":"token_missing"/);
+    // No preflight for a simple GET: the browser sends it, and then keeps the answer from the page.
+    const hidden = await callFrom(other.origin, false);
+    assert.equal(hidden.ok, false, 'the gateway reflected an origin that is not on the list');
+    assert.match(hidden.error!, /TypeError/);
   });
 });

@@ -12,7 +12,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 const config = (upstreamUrl: string, requests: number) =>
   configWith(upstreamUrl, [{ name: 'limited', prefix: '/', upstream: 'app', auth: 'public', rate_limit: 'per-route' }], {
     server: { workers: 2 },
-    rate_limits: { 'per-route': { requests, per: '1m', key: 'route' } },
+    rate_limits: { 'per-route': { requests, per: '1h', key: 'route' } },
   });
 
 describe('rate limits with server.workers: 2', () => {
@@ -28,7 +28,8 @@ describe('rate limits with server.workers: 2', () => {
     await upstream.close();
   });
 
-  const burst = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => request(cluster.base, `/r${i}`).then((r) => r.status)));
+  const send = (n: number, tag: string) => Promise.all(Array.from({ length: n }, (_, i) => request(cluster.base, `/r${i}`, { headers: { 'x-request-id': `${tag}-${i}` } })));
+  const burst = async (n: number) => (await send(n, 'burst')).map((r) => r.status);
   const ok = (statuses: number[]) => statuses.filter((s) => s === 200).length;
   const servingPids = () => new Set(cluster.gw.lines.filter((l) => l.msg === 'request').map((l) => l.pid));
 
@@ -46,8 +47,12 @@ describe('rate limits with server.workers: 2', () => {
     const outcome = cluster.nextReloadOutcome();
     writeFileSync(cluster.file, stringify(config(upstream.url, 100)));
     assert.equal((await outcome).msg, 'config reloaded in every worker');
-    // 60 counted so far (the refused ones too): 40 more fit under the new limit of 100.
-    const statuses = await burst(50);
-    assert.equal(ok(statuses), 40);
+    // 20 counted so far (a refused request is not counted): 80 more fit under the new limit of 100.
+    const responses = await send(100, 'reloaded');
+    assert.equal(ok(responses.map((r) => r.status)), 80);
+    assert.ok(responses.every((r) => r.headers['ratelimit-policy'] === '"per-route";q=100;w=3600'), 'every worker announces the new policy');
+    // And every worker counted by it: both served some of these requests.
+    const servedBy = (tag: string) => new Set(cluster.gw.lines.filter((l) => String(l.req_id).startsWith(tag)).map((l) => l.pid));
+    await cluster.until(() => servedBy('reloaded-').size === 2);
   });
 });

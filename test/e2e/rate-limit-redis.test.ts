@@ -57,6 +57,31 @@ describe('rate limits in Redis', () => {
     assert.equal((await request(two.url, '/shared', { headers: bearer(bob) })).status, 200, 'per sub');
   });
 
+  test('the bucket is kept in Redis: requests + burst at once, the burst back after (requests + burst) / requests windows', { timeout: 30_000 }, async () => {
+    const gw = await gateway('bucket', { requests: 1, per: '2s', burst: 2, key: 'route' });
+    const burst = () => Promise.all(Array.from({ length: 4 }, () => request(gw.url, '/bucket')));
+    const first = await burst();
+    assert.deepEqual(first.map((r) => r.status).sort(), [200, 200, 200, 429]);
+    assert.equal(first[0]!.headers['ratelimit-policy'], '"bucket";q=1;w=2;portcullis-burst=2');
+    const remaining = first.filter((r) => r.status === 200).map((r) => /;r=(\d+);/.exec(String(r.headers.ratelimit))![1]).sort();
+    assert.deepEqual(remaining, ['0', '1', '2']);
+    await new Promise((r) => setTimeout(r, 6_500));
+    assert.deepEqual((await burst()).map((r) => r.status).sort(), [200, 200, 200, 429]);
+  });
+
+  test('a route\'s policies count together in Redis: a request one refuses is counted by none', async () => {
+    const routes = [{ name: 'pair', prefix: '/pair', upstream: 'app', rate_limit: ['pair-ip', 'pair-user'] }];
+    const limits = { 'pair-ip': { requests: 3, per: '1m', key: 'ip' }, 'pair-user': { requests: 1, per: '1m', key: 'sub' } };
+    const gw = await startTestGateway(configWith(upstream.url, routes, { rate_limits: limits, rate_limit_store: redis.url }));
+    gateways.push(gw);
+    const [mallory, alice, bob, carol] = (await Promise.all(['mallory', 'alice', 'bob', 'carol'].map((sub) => sign({ iss: 'test', aud: 'api', sub })))) as [string, string, string, string];
+    const send = (t: string) => request(gw.url, '/pair', { headers: bearer(t) }).then((r) => r.status);
+    const hammering = [];
+    for (let i = 0; i < 6; i++) hammering.push(await send(mallory));
+    assert.deepEqual(hammering, [200, 429, 429, 429, 429, 429]);
+    assert.deepEqual([await send(alice), await send(bob), await send(carol)], [200, 200, 429]);
+  });
+
   test('Redis killed, rate_limit_failure open: requests pass, one warning per outage, errors counted, /readyz warns; counting resumes after a restart', async () => {
     const gw = await gateway('open', { requests: 1000, key: 'route' });
     const counted = (r: Response) => r.status === 200 && r.headers.ratelimit !== undefined;
@@ -137,6 +162,12 @@ describe('rate limits in Redis', () => {
       assert.equal(refused.json().error, 'rate_limit_unavailable');
       assert.equal(warnings(open).length, 1);
       assert.equal((await request(open.url, '/hang-open')).status, 200, 'and the next one too');
+      // A store that hangs is as unreachable as one that is gone: a warning when open, a reason when closed.
+      const [openReady, closedReady] = await Promise.all([request(open.adminUrl, '/readyz'), request(closed.adminUrl, '/readyz')]);
+      assert.equal(openReady.status, 200);
+      assert.match(JSON.stringify(openReady.json().warnings), /rate limit store \(redis\) unreachable/);
+      assert.equal(closedReady.status, 503);
+      assert.match(JSON.stringify(closedReady.json().reasons), /rate limit store \(redis\) unreachable/);
     } finally {
       redis.resume();
     }
@@ -151,7 +182,7 @@ describe('rate limits in Redis', () => {
     const routes = [{ name: 'reloaded', prefix: '/reloaded', upstream: 'app', auth: 'public', rate_limit: 'reloaded' }];
     const config = (requests: number) => configWith(upstream.url, routes, { rate_limits: { reloaded: { requests, per: '1m', key: 'route' } }, rate_limit_store: redis.url });
     assert.equal(await gw.rewrite(config(4)), true);
-    assert.deepEqual([await send(), await send()], [200, 429], 'three counted before, one since: the fourth is the last');
+    assert.deepEqual([await send(), await send(), await send()], [200, 200, 429], 'two counted before (not the refused one): two more fit');
     assert.equal(await gw.rewrite(config(1)), true);
     assert.equal(await send(), 429);
   });

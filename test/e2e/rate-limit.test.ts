@@ -3,11 +3,14 @@
 // trust_proxy, the shared "missing" key), denials counted against ip policies, the 429 that no upstream
 // sees, the IETF RateLimit headers, metrics, the access log, and a reload that changes a policy.
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { accessLogs, configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { bearer, raw, request, statusOf, type Response } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { acceptFor, wsHandshake } from '../security/support.ts';
 
 const token = (claims: Record<string, unknown>) => sign({ iss: 'test', aud: 'api', ...claims });
 
@@ -22,6 +25,8 @@ const POLICIES = {
   'per-user': { requests: 2, per: '1m', key: 'sub' },
   generous: { requests: 100, per: '1m', key: 'sub' },
   'ws-ip': { requests: 1, per: '1m', key: 'ip' },
+  'pair-ip': { requests: 3, per: '1m', key: 'ip' },
+  'pair-user': { requests: 1, per: '1m', key: 'sub' },
 };
 
 const ROUTES = [
@@ -35,6 +40,8 @@ const ROUTES = [
   { name: 'user-only', prefix: '/user-only', upstream: 'app', rate_limit: 'per-user' },
   { name: 'open', prefix: '/open', upstream: 'app', auth: 'public' },
   { name: 'ws', prefix: '/ws', upstream: 'app', rate_limit: 'ws-ip' },
+  { name: 'ws-user', prefix: '/ws-user', upstream: 'app', rate_limit: 'per-user' },
+  { name: 'pair', prefix: '/pair', upstream: 'app', rate_limit: ['pair-ip', 'pair-user'] },
 ];
 
 function statuses(responses: readonly Response[]): Record<number, number> {
@@ -109,6 +116,21 @@ describe('rate limits (memory store)', () => {
     assert.match(String(responses[0]!.headers.ratelimit), /^"per-route";r=2;t=\d+, "generous";r=99;t=\d+$/);
   });
 
+  test('a request one policy refuses is counted by none: a user over their limit does not spend their address\'s budget', async () => {
+    const [mallory, alice, bob, carol] = (await Promise.all(['pair-mallory', 'pair-alice', 'pair-bob', 'pair-carol'].map((sub) => token({ sub })))) as [string, string, string, string];
+    const send = (t: string) => request(gw.url, '/pair', { headers: bearer(t) });
+    const hammering = [];
+    for (let i = 0; i < 6; i++) hammering.push(await send(mallory));
+    assert.deepEqual(hammering.map((r) => r.status), [200, 429, 429, 429, 429, 429]);
+    assert.match(hammering[1]!.json().message as string, /"pair-user"/);
+    assert.match(String(hammering[5]!.headers.ratelimit), /^"pair-ip";r=2;t=\d+, "pair-user";r=0;t=\d+$/, 'the address was charged once');
+    assert.deepEqual([(await send(alice)).status, (await send(bob)).status], [200, 200]);
+    const spent = await send(carol);
+    assert.equal(spent.status, 429, 'three let through from one address: its budget is spent');
+    assert.match(spent.json().message as string, /"pair-ip"/);
+    assert.equal(reached('/pair'), 3);
+  });
+
   test('claim: keys count by the verified claim; callers without it share one "missing" key', async () => {
     const [a1, a2, b, none1, none2] = await Promise.all([
       token({ sub: 'o1', org: { id: 'acme' } }),
@@ -162,11 +184,53 @@ describe('rate limits (memory store)', () => {
     assert.equal(reached('/ws'), 0);
   });
 
+  test('an allowed WebSocket handshake\'s 101 carries the RateLimit fields and the request id, not the upstream\'s own', async () => {
+    upstream.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => {});
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nRateLimit: "upstream";r=999\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
+      );
+    });
+    const grace = await token({ sub: 'ws-grace' });
+    const opened = await wsHandshake(gw.port, '/ws-user', { ...bearer(grace), 'x-request-id': 'ws-101' });
+    try {
+      assert.equal(opened.status, 101);
+      assert.equal(opened.headers['ratelimit-policy'], '"per-user";q=2;w=60');
+      assert.match(String(opened.headers.ratelimit), /^"per-user";r=1;t=\d+$/);
+      assert.equal(opened.headers['x-request-id'], 'ws-101');
+      assert.equal(opened.headers['sec-websocket-accept'], acceptFor(Buffer.from('0123456789abcdef').toString('base64')));
+    } finally {
+      opened.socket?.destroy();
+    }
+  });
+
   test('a route without rate_limit carries no RateLimit headers', async () => {
     const response = await request(gw.url, '/open');
     assert.equal(response.status, 200);
     assert.equal(response.headers['ratelimit-policy'], undefined);
     assert.equal(response.headers.ratelimit, undefined);
+  });
+});
+
+describe('rate limits over time', () => {
+  test('a quiet client has its whole burst back after (requests + burst) / requests windows', { timeout: 30_000 }, async () => {
+    const upstream = await startUpstream();
+    // A token bucket of 3 (1 + a burst of 2), refilled one request every 2 s: full again 6 s after it emptied.
+    const policy = { 'slow-ip': { requests: 1, per: '2s', burst: 2, key: 'ip' } };
+    const gw = await startTestGateway(configWith(upstream.url, [{ name: 'slow', prefix: '/', upstream: 'app', auth: 'public', rate_limit: 'slow-ip' }], { rate_limits: policy }));
+    try {
+      const burst = () => parallel(4, () => request(gw.url, '/'));
+      const first = await burst();
+      assert.deepEqual(statuses(first), { 200: 3, 429: 1 });
+      assert.equal(first[0]!.headers['ratelimit-policy'], '"slow-ip";q=1;w=2;portcullis-burst=2');
+      await new Promise((r) => setTimeout(r, 6_500));
+      // A window plus a burst window (the old fixed windows) would have given 1 here, the burst still spent.
+      assert.deepEqual(statuses(await burst()), { 200: 3, 429: 1 });
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
   });
 });
 
@@ -219,8 +283,8 @@ describe('rate limits across a reload', () => {
       const raised = await request(gw.url, '/');
       assert.equal(raised.status, 200);
       assert.equal(raised.headers['ratelimit-policy'], '"p";q=5;w=60');
-      // Counted so far: three before the reload (the refused one too) and one since; the fifth is the last.
-      assert.deepEqual([await send(), await send()], [200, 429]);
+      // Two counted before the reload (a refused request is not counted) and one since: two more fit.
+      assert.deepEqual([await send(), await send(), await send()], [200, 200, 429]);
       assert.equal(await gw.rewrite(config(1)), true);
       assert.equal(await send(), 429);
     } finally {

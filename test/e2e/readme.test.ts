@@ -82,7 +82,7 @@ describe('the README quick start', () => {
     assert.match(out, /HTTP\/1\.1 401 Unauthorized[\s\S]*www-authenticate: Bearer realm="portcullis"/i);
     assert.match(out, /HTTP\/1\.1 403 Forbidden[\s\S]*error="insufficient_scope"/i);
     assert.match(out, /DENY 403 insufficient_role: requires all of the roles: admin/);
-    assert.match(out, /^ratelimit-policy: "per-user";q=100;w=60\r?$/im);
+    assert.match(out, /^ratelimit-policy: "per-user";q=100;w=60;portcullis-burst=20\r?$/im);
     assert.match(out, /^ratelimit: "per-user";r=\d+;t=\d+\r?$/im);
     assert.match(out, /HTTP\/1\.1 204 No Content[\s\S]*access-control-allow-origin: http:\/\/localhost:3000/i);
     assert.match(out, /\{"status":"ready"\}/);

@@ -1,5 +1,6 @@
 // Attacks on traffic control. CORS: origins that only look like allowed ones, reflection (the gateway's or
-// a careless upstream's), a preflight carrying a smuggled request. Rate limits: a client inventing
+// a careless upstream's), a preflight carrying a smuggled request, a cookie token ridden from a page whose
+// origin is not listed (CSRF). Rate limits: a client inventing
 // addresses with X-Forwarded-For, a forged token spending its victim's budget, a flood of guessed tokens.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -7,7 +8,7 @@ import { configWith, startTestGateway, type TestGateway } from '../helpers/gatew
 import { bearer, raw, request, type Response } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
-import { reached } from './support.ts';
+import { assertRefused, reached } from './support.ts';
 
 const APP = 'https://app.example.com';
 const SMUGGLED = 'GET /api/secrets HTTP/1.1\r\nHost: gw\r\nX-User-Id: admin\r\nContent-Length: 0\r\n\r\n';
@@ -142,5 +143,55 @@ describe('attacks on rate limits', () => {
     const valid = await sign({ iss: 'test', aud: 'api', sub: 'mallory' });
     assert.equal((await request(gw.url, '/guarded', { headers: bearer(valid) })).status, 429);
     assert.equal(upstream.received.length, before);
+  });
+});
+
+describe('cookie tokens and the CORS origins (CSRF)', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+  let cookie: { cookie: string };
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startTestGateway({
+      server: { host: '127.0.0.1' },
+      providers: [{ name: 'web', issuer: 'web', audience: 'api', secret: 'test-secret-that-is-long-enough-0123456789', token_from: ['cookie:access_token'] }],
+      forward: { headers: { 'X-User-Id': 'sub' } },
+      upstreams: { app: upstream.url },
+      cors: { origins: [APP, 'https://*.example.com'], headers: ['Content-Type'], credentials: true },
+      routes: [
+        { name: 'any', prefix: '/any', upstream: 'app', cors: { origins: ['*'] } },
+        { name: 'api', prefix: '/api', upstream: 'app' },
+      ],
+    });
+    cookie = { cookie: `access_token=${await sign({ iss: 'web', aud: 'api', sub: 'alice' })}` };
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const post = (path: string, origin: string) => request(gw.url, path, { method: 'POST', headers: { ...cookie, origin, 'content-type': 'application/json' }, body: '{"amount":1000}' });
+
+  test('a page from a listed CORS origin may POST with the cookie token', async () => {
+    for (const origin of [APP, 'https://shop.example.com']) {
+      const { result, count } = await reached(upstream, () => post('/api/transfer', origin));
+      assert.equal(result.status, 200, origin);
+      assert.equal(count, 1, origin);
+      assert.equal(upstream.received.at(-1)!.headers['x-user-id'], 'alice');
+    }
+  });
+
+  test('a page from an unlisted origin, even one that looks like a listed one, gets 403 csrf_origin and nothing reaches the upstream', async () => {
+    for (const origin of ['https://evil.test', 'https://evil-example.com', 'https://example.com.evil.net', 'null']) {
+      const { result, count } = await reached(upstream, () => post('/api/transfer', origin));
+      assertRefused(result, 403, 'csrf_origin', count, origin);
+    }
+  });
+
+  test('origins: ["*"] lets any page read responses, but vouches for none: a cookie POST from any origin is refused', async () => {
+    const { result, count } = await reached(upstream, () => post('/any/transfer', 'https://evil.test'));
+    assertRefused(result, 403, 'csrf_origin', count, '"*"');
+    assert.equal(result.headers['access-control-allow-origin'], '*', 'the page may read why');
   });
 });

@@ -7,6 +7,7 @@ import { gatewaySchema, type GatewayConfig } from './schema.ts';
 import { knownKeysAt } from './schema-walk.ts';
 import { problemAt, type ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
+import type { z } from 'zod';
 
 export interface ShapeCheck {
   /** The config, when it has the right shape. */
@@ -31,7 +32,7 @@ export function checkShape(value: unknown, source: ConfigSource, options: ShapeO
   if (result.success) return { config: result.data, problems: [] };
   const conceal = (path: ConfigPath) => isSecretPath(path) || (options.concealed?.has(formatPath(path)) ?? false);
   const problems: ConfigProblem[] = [];
-  for (const issue of result.error.issues) {
+  for (const issue of result.error.issues.flatMap(withinMeantBranch)) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(path);
@@ -46,4 +47,18 @@ export function checkShape(value: unknown, source: ConfigSource, options: ShapeO
   }
   const repaired = repair(value, result.error.issues);
   return repaired ? { repaired, problems } : { problems };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A union whose value plainly meant one of its branches (a mapping where an upstream is a URL or a
+ * mapping): the issues inside that branch, each at its own key, rather than one sentence about the union
+ * at the mapping. A branch is meant when it is the only one the value got into (its issues are inside it).
+ */
+function withinMeantBranch(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const entered = issue.errors.filter((branch) => branch.some((e) => e.path.length > 0));
+  if (entered.length !== 1) return [issue];
+  return entered[0]!.flatMap((inner) => withinMeantBranch({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
 }

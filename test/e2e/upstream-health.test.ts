@@ -93,6 +93,23 @@ describe('active health checks', () => {
     assert.equal(line.upstream_attempts, undefined, 'no try was made');
   });
 
+  test('/readyz stays 200 with every target of an upstream out, and names the upstream (never its addresses) in warnings', async () => {
+    const ups = await targets('a', 'b');
+    const g = await gateway(ups, { health_check: FAST_CHECKS });
+    assert.deepEqual((await request(g.adminUrl, '/readyz')).json(), { status: 'ready' });
+    for (const u of ups) u.healthy = false;
+    await until(() => ups.every((u) => wentOut(g, u)), 'both targets to go out');
+    const ready = await request(g.adminUrl, '/readyz');
+    assert.equal(ready.status, 200, 'one dead upstream does not take the gateway out of its load balancer');
+    assert.deepEqual(ready.json(), {
+      status: 'ready',
+      warnings: ['upstream "app": every target is out (failed health checks or ejected); its routes answer 503 no_healthy_upstream'],
+    });
+    assert.ok(!ready.body.includes('127.0.0.1'), 'no address in /readyz');
+    ups[0]!.healthy = true;
+    await until(async () => (await request(g.adminUrl, '/readyz')).json().warnings === undefined, 'the warning to go once a target is back');
+  });
+
   test('a target comes back after healthy_threshold passed checks in a row, not before', async () => {
     const [a, b] = await targets('a', 'b');
     b!.healthy = false;

@@ -88,6 +88,9 @@ describe('outlier detection', () => {
     assert.equal(panic.status, 503);
     assert.ok(['a', 'b'].includes(panic.headers['x-served-by'] as string), 'the target\'s own answer, not no_healthy_upstream');
     assert.equal(ups[0]!.received.length + ups[1]!.received.length, hits + 1);
+    const ready = await request(gw.adminUrl, '/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.json().warnings, ['upstream "app": every target is ejected; requests still go to one of them (panic mode)']);
     for (const u of ups) u.failing = null;
     assert.equal((await request(gw.url, '/x')).status, 200);
   });

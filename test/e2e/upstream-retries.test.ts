@@ -88,6 +88,15 @@ describe('retries', () => {
     assert.equal(await retriesCounted(g, 'connect_failure'), retried.length);
   });
 
+  test('a retry does not move the rotation: with one of two targets refusing, it still gets only every other first try', async () => {
+    const live = await upstreamNamed('live');
+    const g = await gateway([`http://127.0.0.1:${await unusedPort()}`, live.url], { retries: { attempts: 1 } });
+    // Before: the retry that landed on the live target moved the rotation back to the refusing one, which
+    // then had the first try of every request, and the retry budget (3 here) ran out after 3 requests.
+    for (let i = 0; i < 6; i++) assert.equal((await request(g.url, `/r/${i}`)).status, 200);
+    assert.equal(await retriesCounted(g, 'connect_failure'), 3);
+  });
+
   test('a POST whose connection was refused is retried with its whole body (nothing had been sent)', async () => {
     const live = await upstreamNamed('live');
     const g = await gateway([`http://127.0.0.1:${await unusedPort()}`, live.url], { retries: { attempts: 1 } });

@@ -2,6 +2,7 @@
 // the upstream at exactly the path its route was matched on (before: a request queued behind a full pool
 // went out with the target's base path, whatever the client asked for), and waits at most queue_timeout.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { accessLogs, configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
@@ -69,6 +70,41 @@ describe('queue_timeout', () => {
       assert.equal(await pending(gw), 0);
       const metrics = (await request(gw.adminUrl, '/metrics')).body;
       assert.ok(sample(metrics, 'portcullis_upstream_queue_wait_seconds_count', 'upstream="app"') >= 1, 'the wait is measured');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe('a client that gives up while queued', () => {
+  test('leaves the queue at once: the pending gauge drops and the upstream never gets its request', async () => {
+    const upstream = await startUpstream();
+    const held: (() => void)[] = [];
+    upstream.handle((req, res) => {
+      if (req.url === '/slow') held.push(() => res.end('slow done'));
+      else res.end(`served ${req.url}`);
+    });
+    const gw = await startTestGateway({
+      ...configWith(upstream.url, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }]),
+      upstreams: { app: { targets: [upstream.url], max_connections: 1, queue_timeout: '30s' } },
+    });
+    try {
+      const slow = request(gw.url, '/slow');
+      await until(() => held.length === 1, 'the slow request to hold the only connection');
+      const quitter = net.connect(gw.port, '127.0.0.1');
+      quitter.on('error', () => {});
+      quitter.write('GET /gave-up HTTP/1.1\r\nHost: gw\r\n\r\n');
+      await until(async () => (await pending(gw)) === 1, 'the request to wait in the queue');
+      quitter.destroy();
+      // Before: it stayed in the queue (and counted as pending) until the connection came free.
+      await until(async () => (await pending(gw)) === 0, 'the abandoned request to leave the queue');
+      await until(() => accessLogs(gw.logs).some((l) => l.path === '/gave-up'), 'its log line');
+      assert.equal(accessLogs(gw.logs).find((l) => l.path === '/gave-up')!.status, 499);
+      held[0]!();
+      assert.equal((await slow).body, 'slow done');
+      assert.equal((await request(gw.url, '/next')).body, 'served /next');
+      assert.ok(!upstream.received.some((r) => r.url === '/gave-up'));
     } finally {
       await gw.close();
       await upstream.close();

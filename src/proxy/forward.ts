@@ -105,7 +105,8 @@ export class HttpExchange {
       body: spec.body,
       headersTimeout: perTry !== null ? Math.min(perTry, spec.timeoutMs || perTry) : spec.timeoutMs,
       bodyTimeout: spec.timeoutMs,
-      ...(target.https ? { servername: target.servername } : {}),
+      // One name for every request to the target, whatever its Host: undici reconnects when it changes.
+      ...(target.https ? { servername: target.sni ?? '' } : {}),
     };
     target.pool.dispatch(options, attempt);
   }

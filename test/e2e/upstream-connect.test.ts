@@ -9,6 +9,10 @@ import { raw, request, statusOf } from '../helpers/http.ts';
 import { startSilentServer, startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { until } from '../helpers/wait.ts';
 
+/** Process warnings while the gateway runs here: TLS must name no IP address (RFC 6066 §3, Node's DEP0123). */
+const warnings: (Error & { code?: string })[] = [];
+process.on('warning', (warning) => warnings.push(warning));
+
 describe('connect_timeout', () => {
   let silent: Awaited<ReturnType<typeof startSilentServer>>;
   let live: Upstream;
@@ -22,11 +26,14 @@ describe('connect_timeout', () => {
       configWith('', [
         { name: 'stuck', prefix: '/stuck', upstream: 'stuck', auth: 'public' },
         { name: 'either', prefix: '/either', upstream: 'either', auth: 'public' },
+        { name: 'checked', prefix: '/checked', upstream: 'checked', auth: 'public' },
       ], {
         upstreams: {
           // The route's timeout is long: only connect_timeout can end these.
           stuck: { targets: [stuck], connect_timeout: '200ms', timeout: '60s' },
           either: { targets: [stuck, live.url], connect_timeout: '200ms', timeout: '60s', retries: { attempts: 1 } },
+          // Health checks over TLS to an address, not a name.
+          checked: { targets: [stuck, live.url], health_check: { path: '/healthz', interval: '100ms', timeout: '100ms' } },
         },
       }),
     );
@@ -61,9 +68,14 @@ describe('connect_timeout', () => {
       const res = await request(gw.url, `/either/${i}`, { method: 'POST', body: `order ${i}` });
       assert.equal(res.status, 200, res.body);
     }
-    assert.deepEqual(live.received.map((r) => r.body), ['order 0', 'order 1']);
+    assert.deepEqual(live.received.filter((r) => r.method === 'POST').map((r) => r.body), ['order 0', 'order 1']);
     const retried = accessLogs(gw.logs).find((l) => l.path === '/either/0')!;
     assert.equal(retried.upstream_attempts, 2);
     assert.equal(retried.upstream_error, 'UND_ERR_CONNECT_TIMEOUT');
+  });
+
+  test('TLS to a target written as an IP address sends no IP address as the server name (HTTP, WebSocket, health checks)', async () => {
+    await until(() => gw.logs.some((l) => l.msg === 'upstream target failed its health checks; it gets no requests' && l.upstream === 'checked'), 'a failed check over TLS');
+    assert.deepEqual(warnings.filter((w) => w.code === 'DEP0123').map((w) => w.message), []);
   });
 });

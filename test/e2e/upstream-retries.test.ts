@@ -123,6 +123,22 @@ describe('retries', () => {
     assert.equal(await retriesCounted(g, 'reset'), 2);
   });
 
+  test('a PUT or DELETE declaring an empty body (Content-Length: 0) is retried too: there is nothing to send again', async () => {
+    const live = await upstreamNamed('live');
+    const resetter = await resetting();
+    const g = await gateway([resetter.url, live.url], { retries: { attempts: 1 } });
+    for (const method of ['PUT', 'DELETE']) {
+      // Before: the empty body was read as a stream, and a body that was read is never sent again.
+      const res = await landingOn(resetter, (path) => request(g.url, path, { method, headers: { 'content-length': '0' } }));
+      assert.equal(res.status, 200, `${method}: ${res.body}`);
+      assert.equal(lastLine(g).upstream_attempts, 2);
+      const received = live.received.at(-1)!;
+      assert.equal(received.method, method);
+      assert.equal(received.body, '');
+    }
+    assert.equal(live.received.find((r) => r.method === 'PUT')!.headers['content-length'], '0', 'a PUT still says its body is empty');
+  });
+
   test('a POST reset before any answer is not retried, with or without a body: 502, and the other target never sees it', async () => {
     const live = await upstreamNamed('live');
     const resetter = await resetting();

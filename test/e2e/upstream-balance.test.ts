@@ -90,7 +90,7 @@ describe('balance', () => {
     const g = await gateway(ups, {
       balance: 'hash',
       hash_key: 'sub',
-      health_check: { path: '/healthz', interval: '100ms', timeout: '100ms', unhealthy_threshold: 1, healthy_threshold: 1 },
+      health_check: { path: '/healthz', interval: '200ms', timeout: '200ms', unhealthy_threshold: 2, healthy_threshold: 1 },
     });
     const users = Array.from({ length: 30 }, (_, i) => `user-${i}`);
     const tokens = new Map(await Promise.all(users.map(async (u) => [u, await tokenFor(u)] as const)));

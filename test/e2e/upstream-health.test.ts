@@ -10,7 +10,8 @@ import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { sample, until } from '../helpers/wait.ts';
 
 const routes = [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }];
-const FAST_CHECKS = { path: '/healthz', interval: '100ms', timeout: '100ms', unhealthy_threshold: 2, healthy_threshold: 1 };
+// Short, but not so short that a busy machine makes a healthy target fail three checks in a row.
+const FAST_CHECKS = { path: '/healthz', interval: '200ms', timeout: '200ms', unhealthy_threshold: 3, healthy_threshold: 1 };
 
 let gw: TestGateway | undefined;
 const servers: Upstream[] = [];
@@ -146,7 +147,7 @@ describe('active health checks', () => {
       if (req.url !== '/healthz') return res.writeHead(200, { 'x-served-by': 'b' }).end('b');
       setTimeout(() => res.writeHead(200).end(), 1000).unref();
     });
-    const g = await gateway([a!, b!], { health_check: { ...FAST_CHECKS, interval: '200ms' } });
+    const g = await gateway([a!, b!], { health_check: FAST_CHECKS });
     await until(() => wentOut(g, b!), 'b to go out');
     assert.equal(g.logs.find((l) => l.msg?.startsWith('upstream target failed') === true)!.why, 'timed out');
   });

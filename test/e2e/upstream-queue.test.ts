@@ -48,7 +48,7 @@ describe('queue_timeout', () => {
     });
     const gw = await startTestGateway({
       ...configWith(upstream.url, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }]),
-      upstreams: { app: { targets: [upstream.url], max_connections: 1, queue_timeout: '200ms' } },
+      upstreams: { app: { targets: [upstream.url], max_connections: 1, queue_timeout: '1s' } },
     });
     try {
       const slow = request(gw.url, '/slow');

@@ -204,7 +204,7 @@ describe('retries', () => {
     const live = await upstreamNamed('live');
     const hanging = await upstreamNamed('hanging');
     hanging.handle(() => {}); // never answers
-    const g = await gateway([hanging.url, live.url], { retries: { attempts: 1, per_try_timeout: '200ms' } });
+    const g = await gateway([hanging.url, live.url], { retries: { attempts: 1, per_try_timeout: '500ms' } });
     const get = await landingOn(hanging, (path) => request(g.url, path));
     assert.equal(get.status, 200);
     assert.equal(get.headers['x-served-by'], 'live');

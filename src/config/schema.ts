@@ -209,7 +209,10 @@ const forward = z
 export const RETRY_CONDITIONS = ['connect_failure', 'reset', '502', '503', '504'] as const;
 
 const retryCondition = z
-  .union([z.enum(RETRY_CONDITIONS), z.union([z.literal(502), z.literal(503), z.literal(504)]).transform((n) => String(n) as '502' | '503' | '504')])
+  .union(
+    [z.enum(RETRY_CONDITIONS), z.union([z.literal(502), z.literal(503), z.literal(504)]).transform((n) => String(n) as '502' | '503' | '504')],
+    { error: 'expected connect_failure, reset, 502, 503 or 504' },
+  )
   .describe('connect_failure, reset, 502, 503 or 504.');
 
 const healthCheck = z

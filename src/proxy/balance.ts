@@ -1,12 +1,18 @@
 // Choosing a target: round_robin, least_request, or hash (consistent hashing). Each takes a predicate
 // for the targets it may choose (up, and not yet tried by this request) and allocates nothing per request.
+// A retry's choice does not move the rotation: the rotation spreads requests, and a retry is not a new one.
+// (Otherwise, with a dead target first in the list, a retry landing on the next target would hand the
+// dead one the first try of every request.)
 import type { UpstreamTarget } from './target.ts';
 
 export type Eligible = (target: UpstreamTarget) => boolean;
 
 export interface Balancer {
-  /** A target for which `eligible` holds, or undefined when there is none. `key` is for hash only. */
-  pick(eligible: Eligible, key: string | undefined): UpstreamTarget | undefined;
+  /**
+   * A target for which `eligible` holds, or undefined when there is none. `key` is for hash only; `retry`:
+   * the choice is for a request's next try, and leaves the rotation where it is.
+   */
+  pick(eligible: Eligible, key: string | undefined, retry: boolean): UpstreamTarget | undefined;
 }
 
 export class RoundRobin implements Balancer {
@@ -14,13 +20,13 @@ export class RoundRobin implements Balancer {
 
   constructor(private readonly targets: readonly UpstreamTarget[]) {}
 
-  pick(eligible: Eligible): UpstreamTarget | undefined {
+  pick(eligible: Eligible, _key: string | undefined, retry: boolean): UpstreamTarget | undefined {
     const n = this.targets.length;
     for (let i = 0; i < n; i++) {
       const index = (this.next + i) % n;
       const target = this.targets[index]!;
       if (eligible(target)) {
-        this.next = (index + 1) % n;
+        if (!retry) this.next = (index + 1) % n;
         return target;
       }
     }
@@ -34,14 +40,14 @@ export class LeastRequest implements Balancer {
 
   constructor(private readonly targets: readonly UpstreamTarget[]) {}
 
-  pick(eligible: Eligible): UpstreamTarget | undefined {
+  pick(eligible: Eligible, _key: string | undefined, retry: boolean): UpstreamTarget | undefined {
     const n = this.targets.length;
     let best: UpstreamTarget | undefined;
     for (let i = 0; i < n; i++) {
       const target = this.targets[(this.start + i) % n]!;
       if (eligible(target) && (best === undefined || target.inFlight < best.inFlight)) best = target;
     }
-    this.start = (this.start + 1) % n;
+    if (!retry) this.start = (this.start + 1) % n;
     return best;
   }
 }
@@ -71,8 +77,8 @@ export class ConsistentHash implements Balancer {
     this.fallback = new RoundRobin(targets);
   }
 
-  pick(eligible: Eligible, key: string | undefined): UpstreamTarget | undefined {
-    if (key === undefined) return this.fallback.pick(eligible);
+  pick(eligible: Eligible, key: string | undefined, retry: boolean): UpstreamTarget | undefined {
+    if (key === undefined) return this.fallback.pick(eligible, undefined, retry);
     const start = this.firstAtOrAfter(hash32(key));
     const n = this.owners.length;
     for (let i = 0; i < n; i++) {

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { cleanResponseHeaders, type ResponseHeaders } from './response-headers.ts';
 import type { RetryCondition } from './retry.ts';
 import type { UpstreamTarget } from './target.ts';
-import { enqueue, release } from './target-queue.ts';
+import { enqueue, release, withdraw } from './target-queue.ts';
 import type { Upstream } from './upstream.ts';
 
 /**
@@ -105,7 +105,8 @@ export class HttpExchange {
       body: spec.body,
       headersTimeout: perTry !== null ? Math.min(perTry, spec.timeoutMs || perTry) : spec.timeoutMs,
       bodyTimeout: spec.timeoutMs,
-      ...(target.https ? { servername: target.servername } : {}),
+      // One name for every request to the target, whatever its Host: undici reconnects when it changes.
+      ...(target.https ? { servername: target.sni ?? '' } : {}),
     };
     target.pool.dispatch(options, attempt);
   }
@@ -227,7 +228,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    clearTimeout(this.queueTimer);
+    if (!this.settled) withdraw(this.target, this);
     this.controller?.abort(new Error('cancelled'));
   }
 

@@ -48,7 +48,7 @@ class TargetProbe {
     private readonly stopped: () => boolean,
   ) {
     this.client = new Client(new URL(target.url).origin, {
-      connect: { timeout: policy.timeoutMs, ...(target.https ? { servername: target.servername } : {}) },
+      connect: { timeout: policy.timeoutMs, ...(target.sni !== undefined ? { servername: target.sni } : {}) },
       headersTimeout: policy.timeoutMs,
       bodyTimeout: policy.timeoutMs,
       keepAliveTimeout: Math.max(policy.intervalMs * 2, 4000),

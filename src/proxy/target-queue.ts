@@ -15,12 +15,21 @@ export function enqueue(target: UpstreamTarget, attempt: Attempt, timeoutMs: num
   attempt.queuedAt = performance.now();
   attempt.queueTimer = setTimeout(() => {
     if (attempt.settled) return;
-    attempt.settled = true;
-    const index = target.waiting.indexOf(attempt);
-    if (index !== -1) target.waiting.splice(index, 1);
+    withdraw(target, attempt);
     attempt.expire();
   }, timeoutMs);
   target.waiting.push(attempt);
+}
+
+/**
+ * A waiting attempt leaves the queue without a connection: its wait ran out, or its client went away (it
+ * must not stay there, counted as pending and holding its request, until a connection comes free).
+ */
+export function withdraw(target: UpstreamTarget, attempt: Attempt): void {
+  attempt.settled = true;
+  clearTimeout(attempt.queueTimer);
+  const index = target.waiting.indexOf(attempt);
+  if (index !== -1) target.waiting.splice(index, 1);
 }
 
 /** A request to the target is done: its connection goes to the longest-waiting request, if any. */

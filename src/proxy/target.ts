@@ -27,8 +27,12 @@ export class UpstreamTarget {
   readonly basePath: string;
   /** The Host sent when the client's is not (preserve_host: false), as the target URL writes it. */
   readonly ownHost: string;
-  /** The TLS name: the URL's host name, never the client's Host (undici would otherwise take it from there). */
-  readonly servername: string;
+  /**
+   * The TLS server name (SNI, and the name the certificate must carry): the URL's host name, never the
+   * client's Host (undici and node:https would otherwise take it from there); none for an IP address,
+   * which RFC 6066 §3 does not allow as a server name (Node warns, DEP0123).
+   */
+  readonly sni: string | undefined;
   readonly maxConnections: number;
   readonly preserveHost: boolean;
   readonly pool: Pool;
@@ -55,13 +59,13 @@ export class UpstreamTarget {
     this.ownHost = parsed.host;
     const path = parsed.pathname;
     this.basePath = path.endsWith('/') ? path.slice(0, -1) : path;
-    this.servername = this.hostname;
+    const sni = isIP(this.hostname) === 0 ? this.hostname : undefined;
+    this.sni = sni;
     this.maxConnections = options.maxConnections;
     this.preserveHost = options.preserveHost;
-    // undici derives the TLS server name (SNI, and the name the certificate must carry) from the Host
-    // header unless it is told one. With preserve_host, that is the public name the client asked for, not
-    // the upstream's: the connector always names the target's own host, and none for an IP address.
-    const sni = isIP(this.hostname) === 0 ? this.hostname : undefined;
+    // undici derives the TLS server name from the Host header unless it is told one. With preserve_host,
+    // that is the public name the client asked for, not the upstream's: the connector always names the
+    // target's own host.
     const connector = buildConnector({ timeout: options.connectTimeoutMs, ...(sni !== undefined ? { servername: sni } : {}) });
     this.pool = new Pool(parsed.origin, {
       connections: options.maxConnections,

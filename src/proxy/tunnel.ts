@@ -55,8 +55,9 @@ export function openTunnel(client: Duplex, spec: TunnelSpec, events: TunnelEvent
     headers: spec.headers as unknown as http.OutgoingHttpHeaders,
     agent: false,
     timeout: spec.connectTimeoutMs,
-    // TLS names and verifies the target's own host, never the Host the client sent.
-    ...(target.https ? { servername: target.servername } : {}),
+    // TLS names and verifies the target's own host, never the Host the client sent ('': no name, for an
+    // IP address; node:https would otherwise take one from the Host header).
+    ...(target.https ? { servername: target.sni ?? '' } : {}),
   };
   const upstream = target.https ? https.request(options) : http.request(options);
   let answered = false;

@@ -73,11 +73,12 @@ export class Upstream {
   choose(key: string | undefined, tried: ReadonlySet<UpstreamTarget> | null): UpstreamTarget | undefined {
     if (this.single !== null) return this.single;
     const now = Date.now();
-    const fresh = tried === null ? undefined : this.balancer.pick((t) => t.isUp(now) && !tried.has(t), key);
+    const retry = tried !== null;
+    const fresh = retry ? this.balancer.pick((t) => t.isUp(now) && !tried.has(t), key, true) : undefined;
     if (fresh !== undefined) return fresh;
-    const up = this.balancer.pick((t) => t.isUp(now), key);
+    const up = this.balancer.pick((t) => t.isUp(now), key, retry);
     if (up !== undefined || this.activelyChecked) return up;
-    return this.balancer.pick(anyTarget, key);
+    return this.balancer.pick(anyTarget, key, retry);
   }
 
   /** Targets that would get requests now (for explain and /readyz). */

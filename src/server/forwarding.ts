@@ -28,6 +28,9 @@ export function forwardHttp(context: RequestContext, res: ServerResponse, decisi
   // chunked. Node's parser frames by the same headers; whatever else might follow is never forwarded.
   const declared = req.headers['content-length'];
   const framed = declared !== undefined || req.headers['transfer-encoding'] !== undefined;
+  // A declared empty body is sent as none (undici frames it the same): no stream is read, so a reset PUT
+  // or DELETE with "Content-Length: 0" can still be retried (a body that was read can not be sent again).
+  const body = framed && !(declared !== undefined && Number(declared) === 0) ? req : null;
   // "Expect: 100-continue" is answered only now that the request is allowed: a client about to send a
   // large body to a route it may not use is refused before it sends it.
   if (req.httpVersion === '1.1' && req.headers.expect !== undefined && CONTINUE.test(req.headers.expect)) res.writeContinue();
@@ -38,7 +41,7 @@ export function forwardHttp(context: RequestContext, res: ServerResponse, decisi
       path: decision.upstreamPath,
       headers,
       clientHost: req.headers.host,
-      body: framed ? req : null,
+      body,
       hashKey: hashKeyOf(route.upstream, decision, context),
       timeoutMs: route.timeoutMs,
       maxBody: framed && declared === undefined ? route.maxBody : null,

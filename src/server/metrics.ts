@@ -36,7 +36,7 @@ export class GatewayMetrics {
   ) {
     const registers = [this.registry];
     this.requests.register(this.registry);
-    this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by upstream and kind (unavailable, timeout, reset)', labelNames: ['upstream', 'kind'], registers });
+    this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures by upstream and kind (unavailable, timeout, reset, overloaded, no_healthy)', labelNames: ['upstream', 'kind'], registers });
     this.denials = new Counter({ name: 'portcullis_auth_denials_total', help: 'Requests refused, by reason code', labelNames: ['reason'], registers });
     this.jwksFetches = new Counter({ name: 'portcullis_jwks_fetches_total', help: 'JWKS fetches by provider and result', labelNames: ['provider', 'result'], registers });
     this.reloads = options.reloads === false ? undefined : reloadCounter(this.registry);

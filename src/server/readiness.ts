@@ -1,6 +1,8 @@
 // Readiness: the config is loaded, every provider has keys to verify with and, with
 // rate_limit_failure: closed, the rate limit store answers. A load balancer should send traffic only to a
 // ready gateway; a draining one says so. An unreachable store in `open` mode is a warning: requests pass.
+// So is an upstream whose every target is out: its routes fail, but taking the gateway out of the load
+// balancer would fail every other route too.
 //
 // The admin port listens on server.host (every interface by default), so /readyz is for anyone who can
 // reach it: a reason names the provider and the kind of failure, never the URL or host its keys come
@@ -33,6 +35,17 @@ export function readinessOf(config: CompiledConfig | undefined, draining: boolea
     const unreachable = `rate limit store (${limiting.store.kind}) unreachable`;
     if (limiting.failure === 'closed') reasons.push(`${unreachable}: rate limited routes answer 503 (rate_limit_failure: closed)`);
     else warnings.push(`${unreachable}: requests pass unlimited (rate_limit_failure: open)`);
+  }
+  const now = Date.now();
+  for (const upstream of config?.upstreams.values() ?? []) {
+    if (upstream.targets.some((target) => target.isUp(now))) continue;
+    // Named, never addressed (the admin port may be reachable by anyone): the log line of each target's
+    // failed checks or ejection has the address.
+    warnings.push(
+      upstream.activelyChecked
+        ? `upstream "${upstream.name}": every target is out (failed health checks or ejected); its routes answer 503 no_healthy_upstream`
+        : `upstream "${upstream.name}": every target is ejected; requests still go to one of them (panic mode)`,
+    );
   }
   return { ready: reasons.length === 0, reasons, ...(warnings.length > 0 ? { warnings } : {}) };
 }

@@ -1,7 +1,7 @@
 // A real upstream HTTP server on 127.0.0.1 that records what it received, so tests can assert what an
 // upstream saw, and what it never saw.
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 
 export interface Received {
   readonly method: string;
@@ -23,7 +23,8 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(name = 'upstream'): Promise<Upstream> {
+/** `port`: listen on this one (an upstream that comes back where it was); 0 picks a free one. */
+export async function startUpstream(name = 'upstream', port = 0): Promise<Upstream> {
   const received: Received[] = [];
   let handler: Handler = (_req, res, r) => {
     res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': name });
@@ -50,11 +51,11 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
     received,
     server,
     handle(next) {
@@ -65,6 +66,37 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
         server.close(() => resolve());
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+/** A port on 127.0.0.1 that nobody listens on: connections to it are refused. */
+export async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A TCP server that accepts connections and never says a word (no HTTP answer, no TLS handshake). */
+export async function startSilentServer(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = net.createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
       }),
   };
 }

@@ -54,10 +54,13 @@ export async function explainCommand(args: readonly string[], out: NodeJS.Writab
     if (values.token !== undefined) await fetchKeys(config);
     const rawHeaders = Object.entries(headers).flatMap(([k, v]) => [k, String(v)]);
     const trace: Trace = [];
-    const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
-    const secrets = credentialNames(loaded.config);
     const client = values.client ?? '127.0.0.1';
-    trace.push(...trafficSteps(config, decision, { headers, socket: { remoteAddress: client } }));
+    // The connection the request would come on: whether its X-Forwarded-Proto and -Host are believed (the
+    // origin a cookie token is checked against) depends on who sends them, as in the running gateway.
+    const socket = { remoteAddress: client };
+    const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders, socket }, trace, verify);
+    const secrets = credentialNames(loaded.config);
+    trace.push(...trafficSteps(config, decision, { headers, socket }));
     const report = buildReport(config, method, target, headers, decision, trace, client, values.claims !== undefined, secrets);
     out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
     return report.decision.allowed ? 0 : 2;

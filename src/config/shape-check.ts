@@ -1,5 +1,6 @@
 // Schema validation of the parsed file: zod issues turned into positioned problems, with a suggestion for
 // every unknown key and every mistyped choice.
+import type { z } from 'zod';
 import { describeIssue, isSecretPath } from './describe-issue.ts';
 import { formatPath, type ConfigPath, type ConfigProblem } from './problems.ts';
 import { repair } from './repair.ts';
@@ -7,6 +8,8 @@ import { gatewaySchema, type GatewayConfig } from './schema.ts';
 import { knownKeysAt } from './schema-walk.ts';
 import { problemAt, type ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
+
+type Issue = z.core.$ZodIssue;
 
 export interface ShapeCheck {
   /** The config, when it has the right shape. */
@@ -31,7 +34,8 @@ export function checkShape(value: unknown, source: ConfigSource, options: ShapeO
   if (result.success) return { config: result.data, problems: [] };
   const conceal = (path: ConfigPath) => isSecretPath(path) || (options.concealed?.has(formatPath(path)) ?? false);
   const problems: ConfigProblem[] = [];
-  for (const issue of result.error.issues) {
+  const issues = result.error.issues.flatMap(narrowed);
+  for (const issue of issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(path);
@@ -44,6 +48,19 @@ export function checkShape(value: unknown, source: ConfigSource, options: ShapeO
     }
     problems.push(problemAt(source, path, issue.code, describeIssue(issue, path, conceal(path))));
   }
-  const repaired = repair(value, result.error.issues);
+  const repaired = repair(value, issues);
   return repaired ? { repaired, problems } : { problems };
+}
+
+/**
+ * A value that only one alternative of a union got past the type check of (a list of secrets whose entry
+ * has `kid: 2025`, a number) is wrong where that alternative says: its issues, at their own paths
+ * (`secret[0].kid: expected string, got number`), rather than "Invalid input" at the whole key, which the
+ * repair would then drop, and with it the provider's key source.
+ */
+function narrowed(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union' || !/^Invalid input$/.test(issue.message)) return [issue];
+  const further = issue.errors.filter((branch) => branch.length > 0 && branch.every((e) => e.path.length > 0));
+  if (further.length !== 1) return [issue];
+  return further[0]!.flatMap((inner) => narrowed({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
 }

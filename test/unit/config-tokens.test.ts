@@ -121,6 +121,18 @@ describe('validate: keys', () => {
     }
   });
 
+  test('a kid written as a number is an error at the kid, with the fix; the provider still has its key', () => {
+    const dir = tempDir();
+    writeFile(dir, 'partner.pem', generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const file = `${dir}/gateway.yaml`;
+    assert.deepEqual(problems(config(`    secret: [${SECRET}, { value: ${SECRET}x, kid: 2025 }]`), file).map((p) => p.replace(/^\S+ /, '')), [
+      'providers[0].secret[1].kid: expected string, got number 2025; put it in quotes to write it as text',
+    ]);
+    assert.deepEqual(problems(config('    public_key_file: [partner.pem, { file: partner.pem, kid: 7 }]'), file).map((p) => p.replace(/^\S+ /, '')), [
+      'providers[0].public_key_file[1].kid: expected string, got number 7; put it in quotes to write it as text',
+    ]);
+  });
+
   test('two keys with one kid are an error', () => {
     assert.deepEqual(problems(config(`    secret: [{ value: ${SECRET}, kid: a }, { value: ${SECRET}x, kid: a }]`)).map((p) => p.replace(/^\S+ /, '')), [
       'providers[0].secret[1].value: another secret already has the kid "a"',

@@ -1,7 +1,9 @@
 // What validate says about the keys of issue 12: claim paths, conditions, token sources, key lists and
 // encodings, RSA-PSS keys, jwks_file, issuer templates, per-provider headers, and the size limits.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, type RSAPSSKeyPairKeyObjectOptions } from 'node:crypto';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { formatProblem } from '../../src/config/problems.ts';
@@ -152,8 +154,13 @@ describe('validate: keys', () => {
       'providers[0].algorithms[1]: PS384 can not be verified with an RSA-PSS 2048-bit key; it allows PS256',
     ]);
     assert.deepEqual(problems(config('    public_key_file: mixed.pem'), file).map((p) => p.replace(/^\S+ /, '')), [
-      'providers[0].public_key_file: mixed.pem holds an RSA-PSS key whose parameters (hash sha256, MGF1 sha512, salt 32) match none of PS256/384/512 (RFC 7518 §3.5: one hash for both, salt as long as the hash)',
+      'providers[0].public_key_file: mixed.pem holds an RSA-PSS key whose parameters (hash sha256, MGF1 sha512, salt 32) match none of PS256/384/512 (RFC 7518 §3.5: one hash for both, salt as long as the hash); the signer needs a key made with openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256 -pkeyopt rsa_pss_keygen_mgf1_md:sha256 (the MGF1 hash is SHA-1 unless given), or with no rsa_pss_keygen option at all',
     ]);
+    // As openssl makes it when told only the hash: MGF1 stays SHA-1.
+    const openssl = path.join(dir, 'openssl-pss.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048', '-pkeyopt', 'rsa_pss_keygen_md:sha384', '-out', `${openssl}.key`]);
+    execFileSync('openssl', ['pkey', '-in', `${openssl}.key`, '-pubout', '-out', openssl]);
+    assert.match(problems(config('    public_key_file: openssl-pss.pem'), file).join('\n'), /\(hash sha384, MGF1 sha1, salt 20\).*rsa_pss_keygen_md:sha384 -pkeyopt rsa_pss_keygen_mgf1_md:sha384/);
   });
 
   test('jwks_file: missing, not JSON, or without public keys', () => {

@@ -5,7 +5,7 @@ import { decodeJwt, errors, jwtVerify, UnsecuredJWT, type CryptoKey, type JWTPay
 import { isPlainName, readClaim } from './claim-path.ts';
 import { isUnambiguousElement } from './claim-text.ts';
 import { headerValueOf, rolesOf, scopesOf } from './claims.ts';
-import { firstUnmet } from './conditions.ts';
+import { describeClaimFound, describeCondition, firstUnmet } from './conditions.ts';
 import type { Identity } from './identity.ts';
 import { checkTenant, closestIssuer } from './issuer.ts';
 import { checkTokenForm } from './token-form.ts';
@@ -104,8 +104,14 @@ function admitVerified(provider: Provider, claims: JWTPayload, generation: numbe
   }
   const unmet = provider.requiredClaims.length === 0 ? undefined : firstUnmet(provider.requiredClaims, claims);
   if (unmet !== undefined) {
-    // The claim's name, never its value: the caller learns what is wrong with the token, not what would pass.
-    return { code: 'token_claims', message: `the token's claim "${unmet.claim.source}" does not have a value this gateway accepts`, provider: provider.name };
+    // The claim's name, never its value: the caller learns what is wrong with the token, not what would
+    // pass. The operator (explain) is shown both.
+    return {
+      code: 'token_claims',
+      message: `the token's claim "${unmet.claim.source}" does not have a value this gateway accepts`,
+      provider: provider.name,
+      hint: `require_claims: ${describeCondition(unmet)}; ${describeClaimFound(unmet, claims, undefined)}`,
+    };
   }
   return toIdentity(provider, claims, generation);
 }

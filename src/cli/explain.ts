@@ -3,6 +3,7 @@
 // and CORS included. Exit 0 when it would be forwarded (or a preflight allowed), 2 when it would be denied.
 import type { IncomingHttpHeaders } from 'node:http';
 import { UnsecuredJWT, type JWTPayload } from 'jose';
+import { describeCondition } from '../auth/conditions.ts';
 import type { Identity } from '../auth/identity.ts';
 import { checkClaimsOnly, verifyToken, type VerifyFunction } from '../auth/verify.ts';
 import { compileConfig, type CompiledConfig } from '../config/compile.ts';
@@ -184,6 +185,7 @@ function identityChecks(identity: Identity, claimsOnly: boolean): string[] {
         : 'iss: not checked (provider has no issuer)',
   );
   checks.push(options.audience !== undefined ? `aud: ${JSON.stringify(claims.aud)} (one of ${[options.audience].flat().join(', ')} required)` : 'aud: not checked');
+  for (const condition of identity.provider.requiredClaims) checks.push(`require_claims: ${describeCondition(condition)} (pass)`);
   checks.push(`roles: ${identity.roles.join(', ') || '(none)'}`);
   checks.push(`scopes: ${identity.scopes.join(' ') || '(none)'}`);
   return checks;

@@ -52,16 +52,21 @@ async function verifyUncached(verifier: Verifier, token: string, now: number): P
     }
     failure = moreInformative(failure, result);
   }
-  return failure!;
+  // An iss that nearly names a configured issuer went to the providers without issuer instead, and their
+  // reason ("wrong algorithm") hides the slip: explain names the issuer too.
+  const fallback = candidates[0]!.issuer === undefined && candidates[0]!.issuerTemplate === undefined;
+  const near = fallback && failure!.hint === undefined ? nearIssuerHint(verifier.providers, unverified.iss) : undefined;
+  return near === undefined ? failure! : { ...failure!, hint: `${near}; the providers without issuer were tried instead` };
 }
 
 function untrustedIssuer(providers: ProviderDirectory, iss: unknown): VerificationFailure {
+  const near = nearIssuerHint(providers, iss);
+  return { code: 'token_untrusted_issuer', message: 'the token was not issued by a trusted provider', ...(near !== undefined ? { hint: near } : {}) };
+}
+
+function nearIssuerHint(providers: ProviderDirectory, iss: unknown): string | undefined {
   const near = closestIssuer(iss, providers.issuers);
-  return {
-    code: 'token_untrusted_issuer',
-    message: 'the token was not issued by a trusted provider',
-    ...(near !== undefined ? { hint: `the closest configured issuer is "${near.issuer}"; the token's iss ${near.difference}` } : {}),
-  };
+  return near === undefined ? undefined : `the closest configured issuer is "${near.issuer}"; the token's iss ${near.difference}`;
 }
 
 async function verifyWith(provider: Provider, token: string): Promise<Identity | VerificationFailure> {

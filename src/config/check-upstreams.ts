@@ -1,4 +1,5 @@
 // upstreams: rules beyond the schema (keys that only mean something together, lower bounds on timers).
+import { checkClaimPath, reporter } from './check-claims.ts';
 import type { ConfigProblem } from './problems.ts';
 import type { GatewayConfig } from './schema.ts';
 import { problemAt, type ConfigSource } from './source.ts';
@@ -9,6 +10,7 @@ const SHORTEST_CHECK_MS = 100;
 
 export function checkUpstreams(config: GatewayConfig, source: ConfigSource): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const report = reporter(source, problems);
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     if (typeof upstream === 'string') continue;
     const at = (key: (string | number)[], code: string, message: string) =>
@@ -19,6 +21,7 @@ export function checkUpstreams(config: GatewayConfig, source: ConfigSource): Con
     if (upstream.balance === 'hash' && upstream.hash_key === undefined) {
       at(['balance'], 'hash_without_key', 'balance: hash needs a hash_key: sub, ip, claim:<path> or header:<Name>');
     }
+    if (upstream.hash_key?.startsWith('claim:')) checkClaimPath(upstream.hash_key.slice('claim:'.length), ['upstreams', name, 'hash_key'], report);
     const check = upstream.health_check;
     for (const key of ['interval', 'timeout'] as const) {
       const value = check?.[key];

@@ -47,6 +47,18 @@ describe('validate: claim paths', () => {
     ]);
   });
 
+  test('a rate limit key and an upstream hash_key are claim paths too: checked and warned about alike', () => {
+    const extra = `rate_limits:
+  per-tenant: { requests: 10, per: 1s, key: 'claim:org["id' }
+  per-org: { requests: 10, per: 1s, key: 'claim:resource_access["orders.api"].tenant' }`;
+    const text = config(`    secret: ${SECRET}`, '  - name: api\n    prefix: /api\n    upstream: app\n    rate_limit: [per-tenant, per-org]', extra)
+      .replace('  app: http://127.0.0.1:3000', '  app:\n    targets: [http://127.0.0.1:3000, http://127.0.0.1:3001]\n    balance: hash\n    hash_key: claim:claims.https://example.com/tenant');
+    assert.deepEqual(problems(text), [
+      'gw.yaml:9:15: warning: upstreams.app.hash_key: "https://example.com/tenant" looks like a URL or host name, which this dotted path splits at its dots; to read the claim of that name inside "claims", write claims["https://example.com/tenant"]',
+      'gw.yaml:16:45: rate_limits.per-tenant.key: "org["id": a quoted name must be closed, then the bracket; write names separated by single dots (realm_access.roles), and a name containing dots in brackets: resource_access["orders.api"].roles',
+    ]);
+  });
+
   test('a namespaced claim read whole is fine: no warning', () => {
     assert.deepEqual(problems(config(`    secret: ${SECRET}\n    roles_claim: https://example.com/roles`)), []);
   });

@@ -67,6 +67,10 @@ export class JwksFileSource implements KeySource {
   start(): void {
     if (this.watcher !== undefined || this.stopped) return;
     this.watcher = watchFile(this.file, () => this.reread());
+    // The watch compares with the file as it is now, but the keys were read with the config, earlier (a
+    // reload starts its sources only after waiting for new providers' keys): a version written in between
+    // would otherwise go unnoticed until the next one.
+    this.reread();
   }
 
   stop(): void {

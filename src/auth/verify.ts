@@ -5,7 +5,7 @@ import { decodeJwt, errors, jwtVerify, UnsecuredJWT, type CryptoKey, type JWTPay
 import { isPlainName, readClaim } from './claim-path.ts';
 import { isUnambiguousElement } from './claim-text.ts';
 import { headerValueOf, rolesOf, scopesOf } from './claims.ts';
-import { firstUnmet } from './conditions.ts';
+import { describeClaimFound, describeCondition, firstUnmet } from './conditions.ts';
 import type { Identity } from './identity.ts';
 import { checkTenant, closestIssuer } from './issuer.ts';
 import { checkTokenForm } from './token-form.ts';
@@ -52,16 +52,21 @@ async function verifyUncached(verifier: Verifier, token: string, now: number): P
     }
     failure = moreInformative(failure, result);
   }
-  return failure!;
+  // An iss that nearly names a configured issuer went to the providers without issuer instead, and their
+  // reason ("wrong algorithm") hides the slip: explain names the issuer too.
+  const fallback = candidates[0]!.issuer === undefined && candidates[0]!.issuerTemplate === undefined;
+  const near = fallback && failure!.hint === undefined ? nearIssuerHint(verifier.providers, unverified.iss) : undefined;
+  return near === undefined ? failure! : { ...failure!, hint: `${near}; the providers without issuer were tried instead` };
 }
 
 function untrustedIssuer(providers: ProviderDirectory, iss: unknown): VerificationFailure {
+  const near = nearIssuerHint(providers, iss);
+  return { code: 'token_untrusted_issuer', message: 'the token was not issued by a trusted provider', ...(near !== undefined ? { hint: near } : {}) };
+}
+
+function nearIssuerHint(providers: ProviderDirectory, iss: unknown): string | undefined {
   const near = closestIssuer(iss, providers.issuers);
-  return {
-    code: 'token_untrusted_issuer',
-    message: 'the token was not issued by a trusted provider',
-    ...(near !== undefined ? { hint: `the closest configured issuer is "${near.issuer}"; the token's iss ${near.difference}` } : {}),
-  };
+  return near === undefined ? undefined : `the closest configured issuer is "${near.issuer}"; the token's iss ${near.difference}`;
 }
 
 async function verifyWith(provider: Provider, token: string): Promise<Identity | VerificationFailure> {
@@ -104,8 +109,14 @@ function admitVerified(provider: Provider, claims: JWTPayload, generation: numbe
   }
   const unmet = provider.requiredClaims.length === 0 ? undefined : firstUnmet(provider.requiredClaims, claims);
   if (unmet !== undefined) {
-    // The claim's name, never its value: the caller learns what is wrong with the token, not what would pass.
-    return { code: 'token_claims', message: `the token's claim "${unmet.claim.source}" does not have a value this gateway accepts`, provider: provider.name };
+    // The claim's name, never its value: the caller learns what is wrong with the token, not what would
+    // pass. The operator (explain) is shown both.
+    return {
+      code: 'token_claims',
+      message: `the token's claim "${unmet.claim.source}" does not have a value this gateway accepts`,
+      provider: provider.name,
+      hint: `require_claims: ${describeCondition(unmet)}; ${describeClaimFound(unmet, claims, undefined)}`,
+    };
   }
   return toIdentity(provider, claims, generation);
 }

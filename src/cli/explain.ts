@@ -3,6 +3,7 @@
 // and CORS included. Exit 0 when it would be forwarded (or a preflight allowed), 2 when it would be denied.
 import type { IncomingHttpHeaders } from 'node:http';
 import { UnsecuredJWT, type JWTPayload } from 'jose';
+import { describeCondition } from '../auth/conditions.ts';
 import type { Identity } from '../auth/identity.ts';
 import { checkClaimsOnly, verifyToken, type VerifyFunction } from '../auth/verify.ts';
 import { compileConfig, type CompiledConfig } from '../config/compile.ts';
@@ -54,10 +55,13 @@ export async function explainCommand(args: readonly string[], out: NodeJS.Writab
     if (values.token !== undefined) await fetchKeys(config);
     const rawHeaders = Object.entries(headers).flatMap(([k, v]) => [k, String(v)]);
     const trace: Trace = [];
-    const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders }, trace, verify);
-    const secrets = credentialNames(loaded.config);
     const client = values.client ?? '127.0.0.1';
-    trace.push(...trafficSteps(config, decision, { headers, socket: { remoteAddress: client } }));
+    // The connection the request would come on: whether its X-Forwarded-Proto and -Host are believed (the
+    // origin a cookie token is checked against) depends on who sends them, as in the running gateway.
+    const socket = { remoteAddress: client };
+    const decision = await decide(config, { method, url: target, headers: { ...headers }, rawHeaders, socket }, trace, verify);
+    const secrets = credentialNames(loaded.config);
+    trace.push(...trafficSteps(config, decision, { headers, socket }));
     const report = buildReport(config, method, target, headers, decision, trace, client, values.claims !== undefined, secrets);
     out.write(values.json ? JSON.stringify(report, null, 2) + '\n' : render(report));
     return report.decision.allowed ? 0 : 2;
@@ -181,6 +185,7 @@ function identityChecks(identity: Identity, claimsOnly: boolean): string[] {
         : 'iss: not checked (provider has no issuer)',
   );
   checks.push(options.audience !== undefined ? `aud: ${JSON.stringify(claims.aud)} (one of ${[options.audience].flat().join(', ')} required)` : 'aud: not checked');
+  for (const condition of identity.provider.requiredClaims) checks.push(`require_claims: ${describeCondition(condition)} (pass)`);
   checks.push(`roles: ${identity.roles.join(', ') || '(none)'}`);
   checks.push(`scopes: ${identity.scopes.join(' ') || '(none)'}`);
   return checks;

@@ -71,9 +71,7 @@ function readKey(file: string, baseDir: string, read: (file: string) => KeyObjec
     return undefined;
   }
   if (key.type !== 'secret' && algorithmsForKey(key).length === 0) {
-    const why = key.asymmetricKeyType === 'rsa-pss'
-      ? `an RSA-PSS key whose parameters (hash ${key.asymmetricKeyDetails?.hashAlgorithm}, MGF1 ${key.asymmetricKeyDetails?.mgf1HashAlgorithm}, salt ${key.asymmetricKeyDetails?.saltLength}) match none of PS256/384/512 (RFC 7518 §3.5: one hash for both, salt as long as the hash)`
-      : `a ${describeKey(key)}; use RSA, RSA-PSS, EC (P-256/384/521) or Ed25519`;
+    const why = key.asymmetricKeyType === 'rsa-pss' ? pssMismatch(key) : `a ${describeKey(key)}; use RSA, RSA-PSS, EC (P-256/384/521) or Ed25519`;
     report(where, 'key_type_unsupported', `${file} holds ${why}`);
     return undefined;
   }
@@ -83,6 +81,21 @@ function readKey(file: string, baseDir: string, read: (file: string) => KeyObjec
     return undefined;
   }
   return key;
+}
+
+/**
+ * Why an RSA-PSS key fits no PS algorithm, and the key that would. The classic case is OpenSSL's own:
+ * `-pkeyopt rsa_pss_keygen_md:sha256` alone binds the key to MGF1 with SHA-1, which no JWS uses.
+ */
+function pssMismatch(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails;
+  const hash = details?.hashAlgorithm === 'sha384' || details?.hashAlgorithm === 'sha512' ? details.hashAlgorithm : 'sha256';
+  return (
+    `an RSA-PSS key whose parameters (hash ${details?.hashAlgorithm}, MGF1 ${details?.mgf1HashAlgorithm}, salt ${details?.saltLength}) match none of ` +
+    'PS256/384/512 (RFC 7518 §3.5: one hash for both, salt as long as the hash); the signer needs a key made with ' +
+    `openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:${hash} -pkeyopt rsa_pss_keygen_mgf1_md:${hash} ` +
+    '(the MGF1 hash is SHA-1 unless given), or with no rsa_pss_keygen option at all'
+  );
 }
 
 function samePublicKey(publicKey: KeyObject, privateKey: KeyObject): boolean {

@@ -1,9 +1,10 @@
 // rate_limits, rate_limit_store, the routes' rate_limit and every cors block: rules beyond the schema.
 import { LONGEST_WINDOW_SECONDS } from '../traffic/limit-store.ts';
 import { parseOriginPattern } from '../traffic/origin.ts';
+import { checkClaimPath, reporter, type Report } from './check-claims.ts';
 import type { ConfigPath, ConfigProblem } from './problems.ts';
 import type { CorsConfig, GatewayConfig } from './schema.ts';
-import { problemAt, type ConfigSource } from './source.ts';
+import type { ConfigSource } from './source.ts';
 import { didYouMean } from './suggest.ts';
 import { parseDuration } from './units.ts';
 
@@ -55,12 +56,6 @@ export function trafficWarnings(config: GatewayConfig, source: ConfigSource): Co
   return problems;
 }
 
-type Report = (path: ConfigPath, code: string, message: string, severity?: 'error' | 'warning', keyOf?: boolean) => void;
-
-function reporter(source: ConfigSource, problems: ConfigProblem[]): Report {
-  return (path, code, message, severity = 'error', keyOf = false) => problems.push(problemAt(source, path, code, message, severity, keyOf));
-}
-
 function checkPolicies(config: GatewayConfig, at: Report): void {
   const policies = config.rate_limits ?? {};
   const names = Object.keys(policies);
@@ -71,9 +66,7 @@ function checkPolicies(config: GatewayConfig, at: Report): void {
     } else if (ms > LONGEST_WINDOW_SECONDS * 1000) {
       at(['rate_limits', name, 'per'], 'bad_window', `a rate limit window is at most ${LONGEST_WINDOW_SECONDS / 3600}h (24 days)`);
     }
-    if (policy.key.startsWith('claim:') && policy.key.slice('claim:'.length).split('.').some((part) => part === '')) {
-      at(['rate_limits', name, 'key'], 'bad_claim_path', 'a claim path is names separated by single dots, like claim:org.tenant_id');
-    }
+    if (policy.key.startsWith('claim:')) checkClaimPath(policy.key.slice('claim:'.length), ['rate_limits', name, 'key'], at);
     if (policy.key.startsWith('header:') && !HEADER_NAME.test(policy.key.slice('header:'.length))) {
       at(['rate_limits', name, 'key'], 'bad_header_name', 'expected header:<Name>, like header:X-Api-Key');
     }

@@ -13,9 +13,9 @@ const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'rate_limit_store'])
 /** zod's own messages start so; a message the schema wrote itself is worth keeping. */
 const ZOD_DEFAULT_MESSAGE = /^Invalid (option|input)/;
 
-/** A secret, or anything inside one (a list of secrets, {value, kid}). */
+/** A secret, or anything inside one (a list of secrets, {value, kid}) but a kid, which every token shows. */
 export function isSecretPath(path: ConfigPath): boolean {
-  return path.some((step) => typeof step === 'string' && SECRET_KEYS.has(step));
+  return path[path.length - 1] !== 'kid' && path.some((step) => typeof step === 'string' && SECRET_KEYS.has(step));
 }
 
 /** `conceal`: the value at this path must not be shown. */

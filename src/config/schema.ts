@@ -285,8 +285,8 @@ const rateLimitPolicy = z
       .describe('Extra requests on top: the bucket holds requests + burst, and is full again after (requests + burst) / requests windows of quiet (default 0).'),
     key: z
       .string()
-      .regex(/^(sub|ip|route|claim:\S+|header:\S+)$/, 'expected sub, ip, route, claim:<dotted.path> or header:<Name>')
-      .describe('What is counted: sub, ip (as trust_proxy defines it), route, claim:<dotted.path> or header:<Name>.'),
+      .regex(/^(sub|ip|route|claim:\S+|header:\S+)$/, 'expected sub, ip, route, claim:<path> or header:<Name>')
+      .describe('What is counted: sub, ip (as trust_proxy defines it), route, claim:<path> or header:<Name>.'),
   })
   .describe('A named budget: one count per key value, shared by every route that names the policy.');
 

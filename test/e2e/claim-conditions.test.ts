@@ -78,6 +78,20 @@ describe('claim conditions', () => {
     const json = JSON.stringify({ ...claims({ token_use: 'id' }), exp: Math.floor(Date.now() / 1000) + 600 });
     const { code, stdout } = await runCli(['explain', '--config', gw.file, '--claims', json, 'GET', 'http://h/tenants/acme/orders']);
     assert.equal(code, 2, stdout);
-    assert.match(stdout, /^verify +fail +provider "test": token_claims: the token's claim "token_use" does not have a value this gateway accepts$/m);
+    assert.match(stdout, /^verify +fail +provider "test": token_claims: the token's claim "token_use" does not have a value this gateway accepts \(require_claims: token_use equals "access"; the token has "id"\)$/m);
+  });
+
+  test('explain shows what require_claims wanted and the token held; the caller is told only the claim', async () => {
+    const token = await sign(claims({ client_id: 'app-three' }));
+    const refused = await runCli(['explain', '--config', gw.file, '--token', token, 'GET', 'http://h/tenants/acme/orders']);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stdout, /^verify +fail +provider "test": token_claims: .*\(require_claims: client_id is one of "app-one", "app-two"; the token has "app-three"\)$/m);
+    const res = await request(gw.url, '/tenants/acme/orders', { headers: bearer(token) });
+    assert.doesNotMatch(res.body, /app-one|app-three/);
+    assert.ok(!JSON.stringify(gw.logs).includes('app-three'), 'nor is it logged');
+    const passed = await runCli(['explain', '--config', gw.file, '--token', await sign(claims()), 'GET', 'http://h/tenants/acme/orders']);
+    assert.equal(passed.code, 0, passed.stdout);
+    assert.match(passed.stdout, /^ +require_claims: token_use equals "access" \(pass\)$/m);
+    assert.match(passed.stdout, /^ +require_claims: client_id is one of "app-one", "app-two" \(pass\)$/m);
   });
 });

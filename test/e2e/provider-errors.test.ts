@@ -48,10 +48,16 @@ describe('errors that say what to fix', () => {
     assert.equal(await code(await sign({ aud: 'api', sub: 'a' }, { alg: 'RS256', key: rsa.privateKey })), undefined);
   });
 
-  test('explain names the configured issuer a token nearly names; the client is not told', async () => {
+  test('explain names the configured issuer a token nearly names, also when providers without issuer refused it; the client is not told', async () => {
     const token = await sign({ iss: 'https://tenant.example.auth0.com', aud: 'api', sub: 'a' }, { key: 'the-auth0-stand-in-secret-0123456789abcdef' });
     const res = await request(gw.url, '/x', { headers: bearer(token) });
     assert.equal(res.json().error, 'token_signature', 'with providers without issuer, those are tried');
+    assert.doesNotMatch(res.body, /closest/);
+    const tried = await runCli(['explain', '--config', gw.file, '--token', token, 'GET', '/x']);
+    assert.match(
+      tried.stdout,
+      /^verify +fail +provider "hs": token_signature: the token signature does not verify \(the closest configured issuer is "https:\/\/tenant\.example\.auth0\.com\/"; the token's iss lacks the trailing slash; the providers without issuer were tried instead\)$/m,
+    );
     const strict = await startTestGateway({
       server: { host: '127.0.0.1' },
       providers: [{ name: 'auth0', issuer: 'https://tenant.example.auth0.com/', audience: 'api', secret: SECRET }],

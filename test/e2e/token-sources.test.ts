@@ -94,3 +94,38 @@ describe('token sources', () => {
     for (const out of [cookie.stdout, query.stdout]) assert.ok(!out.includes(token.split('.')[2]!), 'the token is not printed');
   });
 });
+
+describe('a cookie token behind a trusted TLS proxy', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+
+  before(async () => {
+    upstream = await startUpstream();
+    gw = await startTestGateway({
+      // The test client plays the proxy that terminates TLS for https://api.example.com.
+      server: { host: '127.0.0.1', trust_proxy: ['127.0.0.1'] },
+      providers: [{ name: 'web', issuer: 'web', secret: 'test-secret-that-is-long-enough-0123456789', token_from: ['cookie:access_token'] }],
+      upstreams: { app: upstream.url },
+      routes: [{ name: 'api', prefix: '/api', upstream: 'app' }],
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('explain judges its Origin as the running gateway does: by the proxy\'s X-Forwarded-Proto and -Host, from a trusted --client only', async () => {
+    const token = await sign({ iss: 'web', sub: 'alice' });
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com', origin: 'https://api.example.com' };
+    const served = await request(gw.url, '/api/x', { method: 'POST', headers: { ...forwarded, cookie: `access_token=${token}` } });
+    assert.equal(served.status, 200);
+    const headers = Object.entries(forwarded).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+    const explain = (client: string) => runCli(['explain', '--config', gw.file, '--token', token, ...headers, '--client', client, 'POST', 'https://api.example.com/api/x']);
+    const trusted = await explain('127.0.0.1');
+    assert.equal(trusted.code, 0, trusted.stdout);
+    assert.match(trusted.stdout, /^token +pass +token found in cookie "access_token"$/m);
+    const untrusted = await explain('203.0.113.9');
+    assert.equal(untrusted.code, 2, untrusted.stdout);
+    assert.match(untrusted.stdout, /^decision +DENY 403 csrf_origin: /m);
+  });
+});

@@ -179,4 +179,19 @@ describe('claim condition attacks', () => {
     assert.equal((await send('/open/x')).result.status, 200, 'a refusal is not remembered against the token either');
     assert.ok(cache.hits >= hits + 5, 'the token was answered from the cache');
   });
+
+  test('the other order: a token first verified (and cached) on a request refused for its conditions still passes where they hold', async () => {
+    const t = await token({ tenant_id: 'acme', org: { plan: 'pro' } });
+    const cache = gw.running.holder.current.verifier.cache;
+    const send = (path: string) => reached(upstream, () => request(gw.url, path, { headers: bearer(t) }));
+    const first = await send('/tenants/globex/orders');
+    assertRefused(first.result, 403, 'claim_mismatch', first.count, 'first seen on another tenant');
+    const hits = cache.hits;
+    for (const path of ['/tenants/acme/orders', '/pro/x', '/open/x']) assert.equal((await send(path)).result.status, 200, path);
+    for (const path of ['/tenants/globex/orders', '/verified/x']) {
+      const { result, count } = await send(path);
+      assertRefused(result, 403, 'claim_mismatch', count, path);
+    }
+    assert.ok(cache.hits >= hits + 5, 'the token was answered from the cache');
+  });
 });

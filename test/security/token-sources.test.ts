@@ -30,6 +30,8 @@ describe('token source attacks', () => {
         { name: 'open', prefix: '/open', upstream: 'app', auth: 'public' },
         { name: 'maybe', prefix: '/maybe', upstream: 'app', auth: 'optional' },
         { name: 'api', prefix: '/api', upstream: 'app' },
+        { name: 'partner', prefix: '/partner', upstream: 'app', cors: { origins: ['https://app.example.com', 'https://*.partner.example'], credentials: true } },
+        { name: 'anyone', prefix: '/anyone', upstream: 'app', cors: { origins: ['*'] } },
       ],
     });
     token = await sign({ iss: 'web', aud: 'api', sub: 'alice' });
@@ -121,6 +123,25 @@ describe('token source attacks', () => {
       for (const [method, headers] of attempts) {
         const { result, count } = await reached(upstream, () => request(gw.url, '/api/x', { method, headers: { ...cookie(), ...headers }, ...(method === 'POST' ? { body: 'amount=1000' } : {}) }));
         assertRefused(result, 403, 'csrf_origin', count, `${method} ${JSON.stringify(headers)}`);
+      }
+    });
+
+    test('from an origin the route\'s CORS lists, by name or wildcard, a POST passes; "*" vouches for no origin', async () => {
+      for (const origin of ['https://app.example.com', 'https://eu.partner.example']) {
+        const { result, count } = await reached(upstream, () => request(gw.url, '/partner/x', { method: 'POST', headers: { ...cookie(), origin } }));
+        assert.equal(result.status, 200, origin);
+        assert.equal(count, 1, origin);
+      }
+      const refused: [string, string][] = [
+        ['/partner/x', 'https://evil.example'],
+        ['/partner/x', 'https://partner.example'],
+        ['/partner/x', 'http://app.example.com'],
+        ['/anyone/x', 'https://evil.example'],
+        ['/api/x', 'https://app.example.com'],
+      ];
+      for (const [path, origin] of refused) {
+        const { result, count } = await reached(upstream, () => request(gw.url, path, { method: 'POST', headers: { ...cookie(), origin } }));
+        assertRefused(result, 403, 'csrf_origin', count, `${path} from ${origin}`);
       }
     });
 

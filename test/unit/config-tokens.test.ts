@@ -1,7 +1,9 @@
 // What validate says about the keys of issue 12: claim paths, conditions, token sources, key lists and
 // encodings, RSA-PSS keys, jwks_file, issuer templates, per-provider headers, and the size limits.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, type RSAPSSKeyPairKeyObjectOptions } from 'node:crypto';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { formatProblem } from '../../src/config/problems.ts';
@@ -42,6 +44,18 @@ describe('validate: claim paths', () => {
       'gw.yaml:5:20: warning: providers[0].scopes_claim[0]: "https://example.com/scopes" looks like a URL or host name, which this dotted path splits at its dots; to read the claim of that name inside "app", write app["https://example.com/scopes"]',
       'gw.yaml:8:18: warning: providers[0].forward.headers.X-Roles: read only as the claim named exactly "https://example.com/app.roles" (a URL\'s dots are never a path); if you mean "roles" inside the claim "https://example.com/app", write ["https://example.com/app"].roles',
       'gw.yaml:16:7: warning: routes[0].claims.claims.example.com/plan: "example.com/plan" looks like a URL or host name, which this dotted path splits at its dots; to read the claim of that name inside "claims", write claims["example.com/plan"]',
+    ]);
+  });
+
+  test('a rate limit key and an upstream hash_key are claim paths too: checked and warned about alike', () => {
+    const extra = `rate_limits:
+  per-tenant: { requests: 10, per: 1s, key: 'claim:org["id' }
+  per-org: { requests: 10, per: 1s, key: 'claim:resource_access["orders.api"].tenant' }`;
+    const text = config(`    secret: ${SECRET}`, '  - name: api\n    prefix: /api\n    upstream: app\n    rate_limit: [per-tenant, per-org]', extra)
+      .replace('  app: http://127.0.0.1:3000', '  app:\n    targets: [http://127.0.0.1:3000, http://127.0.0.1:3001]\n    balance: hash\n    hash_key: claim:claims.https://example.com/tenant');
+    assert.deepEqual(problems(text), [
+      'gw.yaml:9:15: warning: upstreams.app.hash_key: "https://example.com/tenant" looks like a URL or host name, which this dotted path splits at its dots; to read the claim of that name inside "claims", write claims["https://example.com/tenant"]',
+      'gw.yaml:16:45: rate_limits.per-tenant.key: "org["id": a quoted name must be closed, then the bracket; write names separated by single dots (realm_access.roles), and a name containing dots in brackets: resource_access["orders.api"].roles',
     ]);
   });
 
@@ -121,6 +135,18 @@ describe('validate: keys', () => {
     }
   });
 
+  test('a kid written as a number is an error at the kid, with the fix; the provider still has its key', () => {
+    const dir = tempDir();
+    writeFile(dir, 'partner.pem', generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const file = `${dir}/gateway.yaml`;
+    assert.deepEqual(problems(config(`    secret: [${SECRET}, { value: ${SECRET}x, kid: 2025 }]`), file).map((p) => p.replace(/^\S+ /, '')), [
+      'providers[0].secret[1].kid: expected string, got number 2025; put it in quotes to write it as text',
+    ]);
+    assert.deepEqual(problems(config('    public_key_file: [partner.pem, { file: partner.pem, kid: 7 }]'), file).map((p) => p.replace(/^\S+ /, '')), [
+      'providers[0].public_key_file[1].kid: expected string, got number 7; put it in quotes to write it as text',
+    ]);
+  });
+
   test('two keys with one kid are an error', () => {
     assert.deepEqual(problems(config(`    secret: [{ value: ${SECRET}, kid: a }, { value: ${SECRET}x, kid: a }]`)).map((p) => p.replace(/^\S+ /, '')), [
       'providers[0].secret[1].value: another secret already has the kid "a"',
@@ -140,8 +166,13 @@ describe('validate: keys', () => {
       'providers[0].algorithms[1]: PS384 can not be verified with an RSA-PSS 2048-bit key; it allows PS256',
     ]);
     assert.deepEqual(problems(config('    public_key_file: mixed.pem'), file).map((p) => p.replace(/^\S+ /, '')), [
-      'providers[0].public_key_file: mixed.pem holds an RSA-PSS key whose parameters (hash sha256, MGF1 sha512, salt 32) match none of PS256/384/512 (RFC 7518 §3.5: one hash for both, salt as long as the hash)',
+      'providers[0].public_key_file: mixed.pem holds an RSA-PSS key whose parameters (hash sha256, MGF1 sha512, salt 32) match none of PS256/384/512 (RFC 7518 §3.5: one hash for both, salt as long as the hash); the signer needs a key made with openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha256 -pkeyopt rsa_pss_keygen_mgf1_md:sha256 (the MGF1 hash is SHA-1 unless given), or with no rsa_pss_keygen option at all',
     ]);
+    // As openssl makes it when told only the hash: MGF1 stays SHA-1.
+    const openssl = path.join(dir, 'openssl-pss.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048', '-pkeyopt', 'rsa_pss_keygen_md:sha384', '-out', `${openssl}.key`]);
+    execFileSync('openssl', ['pkey', '-in', `${openssl}.key`, '-pubout', '-out', openssl]);
+    assert.match(problems(config('    public_key_file: openssl-pss.pem'), file).join('\n'), /\(hash sha384, MGF1 sha1, salt 20\).*rsa_pss_keygen_md:sha384 -pkeyopt rsa_pss_keygen_mgf1_md:sha384/);
   });
 
   test('jwks_file: missing, not JSON, or without public keys', () => {

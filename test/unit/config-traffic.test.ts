@@ -38,8 +38,8 @@ describe('validate: rate limits', () => {
     assert.deepEqual(shown(text), [
       'gw.yaml:10:27: rate_limits.a.per: a rate limit window is a whole number of seconds (1s, 30s, 1m, 1h): counts expire by the second',
       'gw.yaml:11:18: rate_limits.b.requests: at least 1 request per window',
-      'gw.yaml:11:35: rate_limits.b.key: expected sub, ip, route, claim:<dotted.path> or header:<Name>',
-      'gw.yaml:12:35: rate_limits.c.key: a claim path is names separated by single dots, like claim:org.tenant_id',
+      'gw.yaml:11:35: rate_limits.b.key: expected sub, ip, route, claim:<path> or header:<Name>',
+      'gw.yaml:12:35: rate_limits.c.key: "org..id" has an empty name; write names separated by single dots (realm_access.roles), and a name containing dots in brackets: resource_access["orders.api"].roles',
       'gw.yaml:13:26: rate_limits.d.per: a rate limit window is at most 576h (24 days)',
     ]);
   });

@@ -2,11 +2,14 @@
 // several providers' failures is reported.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject, type RSAPSSKeyPairKeyObjectOptions } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { errors } from 'jose';
+import { JwksFileSource, readJwksFile } from '../../src/auth/jwks-file.ts';
 import { checkTenant, closestIssuer, compileIssuerTemplate, discoveredIssuerMatches, issuerDifference, tenantOf } from '../../src/auth/issuer.ts';
 import { algorithmsForKey, publicKeySource, secretBytes, secretKeySource } from '../../src/auth/keys.ts';
 import { moreInformative, type VerificationFailure } from '../../src/auth/verify-failure.ts';
+import { publicJwk, rsaKeyPair, tempDir, writeFile } from '../helpers/keys.ts';
 
 /** An RSA-PSS public key with these parameters (@types/node types saltLength as a string; it is a number). */
 function pssKey(params: { hashAlgorithm?: string; mgf1HashAlgorithm?: string; saltLength?: number } = {}): KeyObject {
@@ -52,6 +55,25 @@ describe('static key sets', () => {
     const source = publicKeySource([{ key: sha256 }], ['PS256']);
     assert.deepEqual(source.supportedAlgorithms, ['PS256']);
     assert.equal((source.resolve({ alg: 'PS256' }) as { asymmetricKeyType?: string }).asymmetricKeyType, 'rsa');
+  });
+});
+
+describe('a jwks_file', () => {
+  test('a version written after the config was read, before the watch began, is not missed', async () => {
+    const [first, second] = [rsaKeyPair(), rsaKeyPair()];
+    const file = writeFile(tempDir(), 'jwks.json', JSON.stringify({ keys: [await publicJwk(first, 'first')] }));
+    const source = new JwksFileSource('internal', file, readJwksFile(file));
+    // A reload reads the key file with gateway.yaml, then waits for new providers' keys before it starts
+    // the sources: a key rotation can land in between.
+    writeFileSync(file, JSON.stringify({ keys: [await publicJwk(second, 'second')] }));
+    source.start();
+    try {
+      await source.resolve({ alg: 'RS256', kid: 'second' });
+      await assert.rejects(async () => source.resolve({ alg: 'RS256', kid: 'first' }), errors.JWKSNoMatchingKey);
+      assert.equal(source.generation, 2, 'identities verified with the old keys are not reused');
+    } finally {
+      source.stop();
+    }
   });
 });
 

@@ -116,7 +116,7 @@ await run('forwarded header lines', () =>
 await run('decide, allowed, cached token (whole pipeline)', () => decide(cached, hsFacts));
 await run('decide, allowed, RS256 without cache', () => decide(uncached, facts(rsToken)));
 await run('access log line (batched, written to /dev/null)', () =>
-  accessLog.write({ id: 'r-1', method: 'GET', path: '/api/orders/42', route: 'orders', upstream: 'app', subject: 'alice', reason: undefined, upstreamError: undefined, upstreamAttempts: 1, upstreamTarget: '127.0.0.1:4001', client: '127.0.0.1' }, 200, 1.234, false));
+  accessLog.write({ id: 'r-1', method: 'GET', path: '/api/orders/42', route: 'orders', upstream: 'app', subject: 'alice', reason: undefined, upstreamError: undefined, upstreamAttempts: 1, upstreamTarget: '127.0.0.1:4001', client: '127.0.0.1' }, 200, 1234, false));
 await run('request metrics', () => metrics.request('orders', 'GET', 200, 0.0012));
 
 const ns = Object.fromEntries(results);

@@ -12,7 +12,7 @@ import { ConfigError } from '../config/problems.ts';
 import { resolveSettings } from '../config/settings.ts';
 import { createLogger, type Logger } from '../server/logger.ts';
 import { startGateway } from '../server/runtime.ts';
-import { CONFIG_OPTION, configFile, parse, portNumber, UsageError } from './args.ts';
+import { CONFIG_OPTION, configFile, parse, portNumber } from './args.ts';
 
 export const RUN_OPTIONS = {
   ...CONFIG_OPTION,

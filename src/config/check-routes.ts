@@ -2,7 +2,6 @@
 // form requests are matched in, and requirements that make sense for the route's auth mode.
 import { isUnambiguousElement } from '../auth/claim-text.ts';
 import { normalizeTarget } from '../routing/normalize.ts';
-import { RESERVED_HEADERS } from '../proxy/headers.ts';
 import { checkClaimPath, checkHeaderMap, checkTokenFrom, reporter } from './check-claims.ts';
 import type { ConfigProblem, Severity } from './problems.ts';
 import type { GatewayConfig, RouteConfig } from './schema.ts';

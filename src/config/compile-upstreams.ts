@@ -1,13 +1,13 @@
 // Upstreams: each upstream's targets (an undici pool each), its balance policy, health checks, outlier
 // detection and retries, compiled once. What the previous config learned about a target's health carries
 // over a reload.
-import { claimPath } from '../auth/claim-path.ts';
 import { ConsistentHash, LeastRequest, RoundRobin, type Balancer } from '../proxy/balance.ts';
 import { HealthChecker } from '../proxy/health.ts';
 import { OutlierDetector } from '../proxy/outlier.ts';
 import { RetryBudget, RetryPolicy } from '../proxy/retry.ts';
 import { UpstreamTarget } from '../proxy/target.ts';
-import { Upstream, type HashKey } from '../proxy/upstream.ts';
+import { Upstream } from '../proxy/upstream.ts';
+import { parseCallerKey } from '../proxy/caller-key.ts';
 import { DEFAULTS, type GatewayConfig, type UpstreamObject } from './schema.ts';
 import type { Settings } from './settings.ts';
 import { parseDuration } from './units.ts';
@@ -50,7 +50,7 @@ export function compileUpstreams(
       targets,
       balancer: balancerFor(spec, targets),
       balance: spec.balance ?? null,
-      hashKey: spec.hash_key === undefined ? null : parseHashKey(spec.hash_key),
+      hashKey: spec.hash_key === undefined ? null : parseCallerKey(spec.hash_key),
       timeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : settings.timeoutMs,
       connectTimeoutMs: targetOptions.connectTimeoutMs,
       queueTimeoutMs: parseDuration(spec.queue_timeout ?? DEFAULTS.queue_timeout),
@@ -87,12 +87,6 @@ function balancerFor(spec: UpstreamObject, targets: readonly UpstreamTarget[]): 
     default:
       return new RoundRobin(targets);
   }
-}
-
-function parseHashKey(text: string): HashKey {
-  if (text === 'sub' || text === 'ip') return { kind: text };
-  if (text.startsWith('claim:')) return { kind: 'claim', path: claimPath(text.slice('claim:'.length)) };
-  return { kind: 'header', name: text.slice('header:'.length).toLowerCase() };
 }
 
 function retryPolicy(retries: NonNullable<UpstreamObject['retries']>): RetryPolicy {

@@ -1,18 +1,14 @@
 // An upstream: its targets, how one is chosen for a request (balance), which are up (health checks,
 // outlier detection), and what a failed try may lead to (retries). Compiled once per config.
-import type { ClaimPath } from '../auth/claim-path.ts';
 import type { Balancer } from './balance.ts';
+import type { CallerKey } from './caller-key.ts';
 import type { HealthChecker } from './health.ts';
 import type { OutlierDetector } from './outlier.ts';
 import type { RetryPolicy } from './retry.ts';
 import type { UpstreamTarget } from './target.ts';
 
-/** What keeps a caller on one target with balance: hash. */
-export type HashKey =
-  | { readonly kind: 'sub' }
-  | { readonly kind: 'ip' }
-  | { readonly kind: 'claim'; readonly path: ClaimPath }
-  | { readonly kind: 'header'; readonly name: string };
+/** What keeps a caller on one target with balance: hash (never `route`: validate refuses it there). */
+export type HashKey = CallerKey;
 
 export interface UpstreamOptions {
   readonly name: string;

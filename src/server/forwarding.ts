@@ -1,12 +1,11 @@
 // From an allowed decision to the upstream: the header lines it gets, the body (only when the client's
 // headers frame one), the key that keeps a caller on one target, then the HTTP exchange (proxy/forward.ts)
 // or the WebSocket tunnel (proxy/tunnel.ts).
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readClaim } from '../auth/claim-path.ts';
+import type { ServerResponse } from 'node:http';
 import type { Forward } from '../pipeline/decision.ts';
 import { HttpExchange } from '../proxy/forward.ts';
 import { forwardedHeaders } from '../proxy/headers.ts';
-import { originalClient } from '../proxy/trust.ts';
+import { callerKeyValue } from '../proxy/caller-key.ts';
 import { openTunnel } from '../proxy/tunnel.ts';
 import type { Upstream } from '../proxy/upstream.ts';
 import type { RequestContext } from './request-context.ts';
@@ -78,21 +77,5 @@ export function forwardUpgrade(context: RequestContext, decision: Forward, head:
 function hashKeyOf(upstream: Upstream, decision: Forward, context: RequestContext): string | undefined {
   const key = upstream.hashKey;
   if (key === null) return undefined;
-  switch (key.kind) {
-    case 'sub':
-      return decision.identity?.subject;
-    case 'ip':
-      return originalClient(context.client, headerText(context.req, 'x-forwarded-for'), context.active.config.forward.trust);
-    case 'claim': {
-      const value = decision.identity === null ? undefined : readClaim(decision.identity.claims, key.path);
-      return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
-    }
-    case 'header':
-      return headerText(context.req, key.name);
-  }
-}
-
-function headerText(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return typeof value === 'string' ? value : undefined;
+  return callerKeyValue(key, decision.identity, context.req, context.active.config.forward.trust, decision.route.name);
 }

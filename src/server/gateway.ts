@@ -323,7 +323,7 @@ export class Gateway implements ContextEvents {
     const seconds = (performance.now() - context.startedAt) / 1000;
     this.deps.metrics.request(context.route ?? 'none', context.method, status, seconds);
     if (!this.deps.holder.current.settings.accessLog) return;
-    this.accessLog.write(context, status, Math.round(seconds * 1e6) / 1e3, aborted);
+    this.accessLog.write(context, status, Math.round(seconds * 1e6), aborted);
   }
 }
 

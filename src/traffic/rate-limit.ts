@@ -2,20 +2,13 @@
 // counter), and how it is announced (the RateLimit-Policy and RateLimit fields of
 // draft-ietf-httpapi-ratelimit-headers-11: a List of quoted policy names with q, w, r and t parameters).
 import { createHash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import { claimPath, readClaim, type ClaimPath } from '../auth/claim-path.ts';
 import type { Identity } from '../auth/identity.ts';
+import { callerKeyValue, parseCallerKey, type CallerFacts, type CallerKey } from '../proxy/caller-key.ts';
 import type { TrustPolicy } from '../proxy/trust.ts';
-import { originalClient } from '../proxy/trust.ts';
 import type { Route } from '../routing/route.ts';
 import type { Count, LimitStore, PolicyCounter, PolicySpec } from './limit-store.ts';
 
-export type LimitKey =
-  | { readonly kind: 'sub' }
-  | { readonly kind: 'ip' }
-  | { readonly kind: 'route' }
-  | { readonly kind: 'claim'; readonly path: ClaimPath }
-  | { readonly kind: 'header'; readonly name: string };
+export type LimitKey = CallerKey;
 
 export interface RateLimitPolicy {
   readonly spec: PolicySpec;
@@ -66,18 +59,10 @@ export interface LimitReport {
   readonly counts: readonly (readonly [RateLimitPolicy, Count])[];
 }
 
-/** What the keys read of a request: an IncomingMessage is one as it is (no object made per request). */
-export interface ClientFacts {
-  readonly headers: IncomingHttpHeaders;
-  /** The connection, for its peer address. */
-  readonly socket: { readonly remoteAddress?: string | undefined };
-}
+/** What the keys read of a request. */
+export type ClientFacts = CallerFacts;
 
-export function parseLimitKey(source: string): LimitKey {
-  if (source === 'sub' || source === 'ip' || source === 'route') return { kind: source };
-  if (source.startsWith('claim:')) return { kind: 'claim', path: claimPath(source.slice('claim:'.length)) };
-  return { kind: 'header', name: source.slice('header:'.length).toLowerCase() };
-}
+export const parseLimitKey = parseCallerKey;
 
 /**
  * q and w say the rate (`requests` per `per`); a burst is a vendor parameter (the draft's own example is
@@ -108,30 +93,8 @@ const LONGEST_KEY = 200;
  * header) shares the policy's one MISSING bucket rather than going unlimited.
  */
 export function keyOf(policy: RateLimitPolicy, route: Route, identity: Identity | null | undefined, client: ClientFacts, trust: TrustPolicy): string {
-  const key = policy.key;
-  switch (key.kind) {
-    case 'sub':
-      return valueKey(identity?.subject);
-    case 'ip': {
-      const forwarded = client.headers['x-forwarded-for'];
-      return valueKey(originalClient(client.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trust));
-    }
-    case 'route':
-      return valueKey(route.name);
-    case 'claim':
-      return valueKey(identity ? claimText(readClaim(identity.claims, key.path)) : undefined);
-    case 'header': {
-      const value = client.headers[key.name];
-      return hashedKey(Array.isArray(value) ? value.join(', ') : value);
-    }
-  }
-}
-
-function claimText(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
+  const value = callerKeyValue(policy.key, identity, client, trust, route.name);
+  return policy.key.kind === 'header' ? hashedKey(value) : valueKey(value);
 }
 
 function valueKey(value: string | undefined): string {

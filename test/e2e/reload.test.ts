@@ -11,7 +11,7 @@ import { startCli } from '../helpers/cli.ts';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
 import { tempDir, writeFile } from '../helpers/keys.ts';
-import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+import { startUpstream } from '../helpers/upstream.ts';
 
 const routesV1 = [{ name: 'a', prefix: '/a', upstream: 'app', auth: 'public' }];
 const routesV2 = [...routesV1, { name: 'b', prefix: '/b', upstream: 'app', auth: 'public' }];

@@ -20,7 +20,7 @@ function capture(batch: boolean) {
 describe('access log', () => {
   test('a line has the fields an operator needs, in the shape of every pino line', () => {
     const { log, lines } = capture(false);
-    log.write(entry({ reason: 'insufficient_role', upstream: undefined, upstreamTarget: undefined }), 403, 1.5, true);
+    log.write(entry({ reason: 'insufficient_role', upstream: undefined, upstreamTarget: undefined }), 403, 1500, true);
     const [line] = lines();
     assert.equal(line!.level, 'info');
     assert.equal(line!.msg, 'request');
@@ -37,7 +37,7 @@ describe('access log', () => {
   test('a path or sub with quotes, backslashes, control characters or non-ASCII stays valid JSON', () => {
     const { log, lines } = capture(false);
     const nasty = 'a"b\\c\nd\u0000é\u2028';
-    log.write(entry({ path: nasty, subject: nasty }), 200, 1, false);
+    log.write(entry({ path: nasty, subject: nasty }), 200, 1000, false);
     const [line] = lines();
     assert.equal(line!.path, nasty);
     assert.equal(line!.sub, nasty);
@@ -45,9 +45,9 @@ describe('access log', () => {
 
   test('lines are batched: nothing is written until 64 KB have gathered, then all at once', () => {
     const { log, writes, lines } = capture(true);
-    log.write(entry(), 200, 1, false);
+    log.write(entry(), 200, 1000, false);
     assert.equal(writes.length, 0);
-    while (writes.length === 0) log.write(entry(), 200, 1, false);
+    while (writes.length === 0) log.write(entry(), 200, 1000, false);
     assert.equal(writes.length, 1);
     assert.ok(writes[0]!.length >= 64 * 1024);
     assert.ok(lines().length > 200);
@@ -56,12 +56,17 @@ describe('access log', () => {
 
   test('a partial batch is written within a second, and at once on flush', async () => {
     const { log, writes, lines } = capture(true);
-    log.write(entry({ id: 'r-a' }), 200, 1, false);
+    log.write(entry({ id: 'r-a' }), 200, 1000, false);
     await new Promise((r) => setTimeout(r, 1100));
     assert.deepEqual(lines().map((l) => l.req_id), ['r-a']);
-    log.write(entry({ id: 'r-b' }), 200, 1, false);
+    log.write(entry({ id: 'r-b' }), 200, 1000, false);
     log.flush();
     assert.equal(writes.length, 2);
     assert.deepEqual(lines().map((l) => l.req_id), ['r-a', 'r-b']);
   });
+});
+
+test('durations are written as milliseconds with three decimals, from whole microseconds', async () => {
+  const { milliseconds } = await import('../../src/server/access-log.ts');
+  assert.deepEqual([0, 7, 42, 999, 1000, 1500, 12345, 3_600_000_001].map(milliseconds), ['0.000', '0.007', '0.042', '0.999', '1.000', '1.500', '12.345', '3600000.001']);
 });

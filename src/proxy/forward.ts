@@ -3,7 +3,8 @@
 // tries retried on another target where the retry policy and its budget allow. What happened (tries,
 // target, cause of a failure) is written on the request's trace for the access log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
+import { PRECISE_TIMEOUT_MS } from './precise-timeout.ts';
 import { responseHeadersOf, type ResponseHeaders } from './response-headers.ts';
 import type { RetryCondition } from './retry.ts';
 import type { UpstreamTarget } from './target.ts';
@@ -98,13 +99,15 @@ export class HttpExchange {
     const target = attempt.target;
     spec.headers[spec.headers.length - 1] = target.preserveHost && spec.clientHost !== undefined ? spec.clientHost : target.ownHost;
     const perTry = spec.upstream.retries?.perTryTimeoutMs ?? null;
+    attempt.headersTimeoutMs = perTry !== null ? Math.min(perTry, spec.timeoutMs || perTry) : spec.timeoutMs;
+    attempt.bodyTimeoutMs = spec.timeoutMs;
     const options: Dispatcher.DispatchOptions = {
       path: target.basePath + spec.path,
       method: spec.method as Dispatcher.HttpMethod,
       headers: spec.headers,
       body: spec.body,
-      headersTimeout: perTry !== null ? Math.min(perTry, spec.timeoutMs || perTry) : spec.timeoutMs,
-      bodyTimeout: spec.timeoutMs,
+      headersTimeout: attempt.headersTimeoutMs,
+      bodyTimeout: attempt.bodyTimeoutMs,
       // One name for every request to the target, whatever its Host: undici reconnects when it changes.
       ...(target.https ? { servername: target.sni ?? '' } : {}),
     };
@@ -229,6 +232,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   settled = false;
   queueTimer: NodeJS.Timeout | undefined = undefined;
   queuedAt = 0;
+  headersTimeoutMs = 0;
+  bodyTimeoutMs = 0;
+  /** Our own timer for a short timeout (precise-timeout.ts): waiting for the head, then between chunks. */
+  private idleTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     readonly exchange: HttpExchange,
@@ -239,6 +246,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
+    clearTimeout(this.idleTimer);
     if (!this.settled) withdraw(this.target, this);
     this.abortRequest?.(new Error('cancelled'));
   }
@@ -263,26 +271,41 @@ export class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     this.sent = true;
+    this.watch(this.headersTimeoutMs, false);
     this.exchange.started(this);
+  }
+
+  /** Keeps a short timeout to the millisecond: undici's own would fire up to a second late. */
+  private watch(timeoutMs: number, headersReceived: boolean): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (timeoutMs <= 0 || timeoutMs >= PRECISE_TIMEOUT_MS) return;
+    this.idleTimer = setTimeout(() => {
+      this.abortRequest?.(headersReceived ? new errors.BodyTimeoutError('body timeout') : new errors.HeadersTimeoutError('headers timeout'));
+    }, timeoutMs);
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.cancelled || status < 200) return true; // informational answers (103...) are not passed on
     this.resumeResponse = resume;
-    if (!this.exchange.respond(this, status, rawHeaders)) this.cancelled = true;
+    this.watch(this.bodyTimeoutMs, true);
+    if (!this.exchange.respond(this, status, rawHeaders)) this.cancel();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    this.idleTimer?.refresh();
     return this.cancelled || this.exchange.data(this, chunk);
   }
 
   onComplete(): void {
+    clearTimeout(this.idleTimer);
     release(this.target);
     if (!this.cancelled) this.exchange.end();
   }
 
   onError(err: Error): void {
+    clearTimeout(this.idleTimer);
     release(this.target);
     if (!this.cancelled) this.exchange.failedTry(this, err, this.sent);
   }

@@ -1,7 +1,8 @@
 // One upstream target: its address, the undici pool that holds its keep-alive connections, and what the
 // health checks (active, health.ts; passive, outlier.ts) have found out about it.
-import { isIP } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import { isIP, type Socket } from 'node:net';
+import { buildConnector, errors, Pool } from 'undici';
+import { PRECISE_TIMEOUT_MS } from './precise-timeout.ts';
 import type { Attempt } from './forward.ts';
 
 export interface TargetOptions {
@@ -72,7 +73,11 @@ export class UpstreamTarget {
       pipelining: 1,
       keepAliveTimeout: IDLE_SOCKET_MS,
       keepAliveMaxTimeout: IDLE_SOCKET_MS,
-      connect: (opts, callback) => connector({ ...opts, servername: sni ?? '' }, callback),
+      connect: (opts, callback) => {
+        // The connector hands back the socket it opens (its types say void).
+        const socket = connector({ ...opts, servername: sni ?? '' }, callback) as unknown as Socket;
+        if (options.connectTimeoutMs < PRECISE_TIMEOUT_MS) enforceConnectTimeout(socket, options.connectTimeoutMs, this.https);
+      },
       strictContentLength: true,
     });
   }
@@ -85,4 +90,15 @@ export class UpstreamTarget {
   close(): void {
     void this.pool.destroy().catch(() => {});
   }
+}
+
+/**
+ * undici checks its own connect timeout on a coarse clock (about every half second): a connect_timeout of
+ * 200ms would fire after up to a second. A short one is kept to the millisecond with a timer of our own.
+ */
+function enforceConnectTimeout(socket: Socket, timeoutMs: number, tls: boolean): void {
+  const timer = setTimeout(() => socket.destroy(new errors.ConnectTimeoutError(`connect timeout (${timeoutMs}ms)`)), timeoutMs);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  socket.once(tls ? 'secureConnect' : 'connect', done).once('close', done);
 }

@@ -40,7 +40,8 @@ for (const alg of algs) {
   if (alg === 'RS256' && haproxy) check(`>= 0.75 x HAProxy checking the JWT (workers: ${workers})`, me.rps >= 0.75 * haproxy.rps, fmt(me.rps / haproxy.rps));
   if (undici) check('p99 <= 1.5 x node:http+undici p99', me.p99 <= 1.5 * undici.p99, `${fmt(me.p99)} ms vs ${fmt(undici.p99)} ms (${fmt(me.p99 / undici.p99)}x)`);
   if (haproxy) verdicts.push(`       ${alg} p99 against HAProxy's: ${fmt(me.p99)} ms vs ${fmt(haproxy.p99)} ms (${fmt(me.p99 / haproxy.p99)}x)`);
-  check('RSS < 150 MB', me.rss < 150, `${me.rss} MB (npm run bench:soak checks it after a million requests)`);
+  if (workers === '1') check('RSS < 150 MB', me.rss < 150, `${me.rss} MB (npm run bench:soak checks it after a million requests)`);
+  else verdicts.push(`       ${alg} RSS ${me.rss} MB over ${Number(workers) + 1} processes (the 150 MB target is for one; npm run bench:soak)`);
 }
 console.log('Portcullis against the peers of the same run');
 for (const line of lines) console.log(line);

@@ -236,6 +236,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   bodyTimeoutMs = 0;
   /** Our own timer for a short timeout (precise-timeout.ts): waiting for the head, then between chunks. */
   private idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** The client is not taking the response (undici has paused the upstream): no wait counts against it. */
+  private paused = false;
 
   constructor(
     readonly exchange: HttpExchange,
@@ -260,7 +262,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
     return this.cancelled;
   }
 
+  /** The client has taken what it was sent: the upstream is read again, and its silence counts again. */
   resume(): void {
+    this.paused = false;
+    this.idleTimer?.refresh();
     this.resumeResponse?.();
   }
 
@@ -271,16 +276,31 @@ export class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     this.sent = true;
-    this.watch(this.headersTimeoutMs, false);
     this.exchange.started(this);
   }
 
-  /** Keeps a short timeout to the millisecond: undici's own would fire up to a second late. */
+  /**
+   * The whole request, body included, is with the upstream: the wait for its answer starts now, as undici's
+   * own headers timeout does (it does not count while it is still writing a body the upstream takes). A
+   * client that sends its body slowly is the client's delay, not the upstream's: counted from the first
+   * byte, it got the client a 504 and the target an outlier failure (a healthy target ejected by anyone
+   * who can send half a body).
+   */
+  onRequestSent(): void {
+    // An upstream may answer before it has the whole body: its head is in, the body timer runs.
+    if (!this.cancelled && this.resumeResponse === null) this.watch(this.headersTimeoutMs, false);
+  }
+
+  /**
+   * Keeps a short timeout to the millisecond: undici's own would fire up to a second late. Like undici's,
+   * it does not fire while the response is paused because the client reads it slowly.
+   */
   private watch(timeoutMs: number, headersReceived: boolean): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (timeoutMs <= 0 || timeoutMs >= PRECISE_TIMEOUT_MS) return;
     this.idleTimer = setTimeout(() => {
+      if (this.paused) return; // refreshed (re-armed) by resume()
       this.abortRequest?.(headersReceived ? new errors.BodyTimeoutError('body timeout') : new errors.HeadersTimeoutError('headers timeout'));
     }, timeoutMs);
   }
@@ -294,8 +314,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.cancelled) return true;
     this.idleTimer?.refresh();
-    return this.cancelled || this.exchange.data(this, chunk);
+    if (this.exchange.data(this, chunk)) return true;
+    this.paused = true;
+    return false;
   }
 
   onComplete(): void {

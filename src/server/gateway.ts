@@ -19,6 +19,7 @@ import { AccessLog } from './access-log.ts';
 import { parserRefusal, type ParserRefusal } from './client-error.ts';
 import type { ConfigHolder } from './config-holder.ts';
 import { forwardHttp, forwardUpgrade } from './forwarding.ts';
+import { holdBack, readOn, type PipelinedSocket } from './pipelined.ts';
 import type { Logger } from './logger.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { RequestContext, type ContextEvents } from './request-context.ts';
@@ -72,11 +73,17 @@ export class Gateway implements ContextEvents {
    * written (no socket yet). A queued request starts only once its response has the connection, so a
    * client that hangs up leaves nothing running upstream that nobody logs, counts or aborts (Node emits
    * no 'close' for responses still queued when the connection goes), and a request behind a response
-   * that closes the connection never runs at all.
+   * that closes the connection never runs at all. A connection is not read far ahead of the requests
+   * waiting on it (pipelined.ts).
    */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    if (res.socket === null) res.once('socket', () => this.begin(req, res));
-    else this.begin(req, res);
+    if (res.socket !== null) return this.begin(req, res);
+    const connection = req.socket as PipelinedSocket;
+    holdBack(connection);
+    res.once('socket', () => {
+      readOn(connection);
+      this.begin(req, res);
+    });
   };
 
   /** node:http 'upgrade' listener: a WebSocket handshake passes the same checks as any request. */

@@ -144,3 +144,68 @@ describe('a WebSocket handshake pipelined behind a request', () => {
     }
   });
 });
+
+describe('a flood of pipelined requests', () => {
+  let upstream: Upstream;
+  let gw: TestGateway;
+  /** The gateway's own server (it runs in this process), to count the requests it has parsed. */
+  let parsed = 0;
+  let release: (() => void) | undefined;
+
+  before(async () => {
+    upstream = await startUpstream();
+    upstream.handle((_req, res, r) => {
+      if (r.url === '/hold') release = () => res.end('held');
+      else if (r.url === '/slow') setTimeout(() => res.end('slow'), 200);
+      else res.end(r.url);
+    });
+    gw = await startTestGateway({
+      server: { host: '127.0.0.1' },
+      providers: [TEST_PROVIDER],
+      upstreams: { app: upstream.url },
+      routes: [{ name: 'open', prefix: '/', upstream: 'app', auth: 'public' }],
+    });
+    const servers = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter(
+      (h): h is net.Server => h instanceof net.Server && (h.address() as net.AddressInfo | null)?.port === gw.port,
+    );
+    assert.equal(servers.length, 1);
+    servers[0]!.prependListener('request', () => parsed++);
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('behind a response that takes its time, is not read ahead: the gateway holds at most one read of it, not the flood', async () => {
+    const socket = net.connect(gw.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const before = parsed;
+    const count = 50_000; // 1.4 MB of 28-byte requests: before the fix, every one was parsed and held at once
+    socket.write('GET /hold HTTP/1.1\r\nHost: gw\r\n\r\n' + 'GET /x HTTP/1.1\r\nHost: gw\r\n\r\n'.repeat(count));
+    await until(() => release !== undefined, 'the first request upstream');
+    await sleep(300);
+    const held = parsed - before;
+    // One read of the socket is 64 KB, about 2,300 such requests; the rest stays in the client's TCP buffers.
+    assert.ok(held < count / 10, `${held} of ${count + 1} pipelined requests were parsed and held while the first was in flight`);
+    release!();
+    socket.destroy();
+  });
+
+  test('control: a pipeline deeper than the gateway reads ahead, sent in several writes, is answered whole and in order', async () => {
+    const socket = net.connect(gw.port, '127.0.0.1');
+    let reply = '';
+    socket.on('data', (c: Buffer) => (reply += c.toString('latin1')));
+    socket.on('error', () => {});
+    const paths = Array.from({ length: 200 }, (_, i) => `/deep/${i}`);
+    socket.write('GET /slow HTTP/1.1\r\nHost: gw\r\n\r\n');
+    // Each write is a read of its own: the gateway stops reading after the first ones and must read on.
+    for (let i = 0; i < paths.length; i += 20) {
+      socket.write(paths.slice(i, i + 20).map((p) => `GET ${p} HTTP/1.1\r\nHost: gw\r\n\r\n`).join(''));
+      await sleep(10);
+    }
+    await until(() => (reply.match(/HTTP\/1\.1 /g) ?? []).length === paths.length + 1, 'every response', 1000);
+    socket.destroy();
+    const bodies = [...reply.matchAll(/HTTP\/1\.1 200 [^]*?\r\n\r\n([^H]*)/g)].map((m) => m[1]);
+    assert.deepEqual(bodies, ['slow', ...paths]);
+  });
+});

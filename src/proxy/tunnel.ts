@@ -139,7 +139,11 @@ function relayRefusal(client: Duplex, res: IncomingMessage, request: http.Client
   const head = answerHead(res, events, REFUSAL_DROPS);
   // Without a Content-Length, the body (de-chunked here) ends where the connection does.
   client.write(`${head}connection: close\r\n\r\n`);
-  res.on('data', (chunk: Buffer) => client.write(chunk));
+  // At the client's pace: a handshake to a route whose upstream answers it as a plain GET (a download,
+  // a large listing) was otherwise read whole into the client's socket buffer however slowly it read, the
+  // gateway holding all of it (200 MB for one unauthenticated request). The route's timeout still bounds
+  // a reader that stops.
+  res.pipe(client, { end: false });
   res.once('end', () => {
     client.end();
     request.destroy();

@@ -250,4 +250,42 @@ describe('an upstream that refuses a WebSocket handshake', () => {
       await refuser.close();
     }
   });
+
+  test('with a large answer, has it relayed at the client\'s pace: a client that does not read holds no more than socket buffers', async () => {
+    // An upstream that serves the handshake's GET as a plain download, as any non-WebSocket endpoint does.
+    const downloads = await startUpstream('downloads');
+    const chunk = Buffer.alloc(1024 * 1024, 'x');
+    const total = 64;
+    let written = 0;
+    downloads.server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => {});
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total * chunk.length}\r\n\r\n`);
+      const pump = () => {
+        while (written < total) {
+          written++;
+          if (!socket.write(chunk)) return void socket.once('drain', pump);
+        }
+        socket.end();
+      };
+      pump();
+    });
+    const gw = await startTestGateway(configWith(downloads.url, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }]));
+    try {
+      const client = net.connect(gw.port, '127.0.0.1');
+      client.pause();
+      let received = 0;
+      client.on('data', (c: Buffer) => (received += c.length));
+      client.on('error', () => {});
+      client.write(handshake('/files/big'));
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.ok(written < total / 2, `the upstream could write ${written} of ${total} MB to a client reading nothing: the gateway held them`);
+      const closed = new Promise((r) => client.once('close', r));
+      client.resume();
+      await closed;
+      assert.ok(received > total * chunk.length, 'then the whole answer arrives');
+    } finally {
+      await gw.close();
+      await downloads.close();
+    }
+  });
 });

@@ -42,6 +42,7 @@ export const DENIALS = {
   host_invalid: BAD_REQUEST,
   framing_conflict: BAD_FRAMING,
   framing_empty_encoding: BAD_FRAMING,
+  framing_http10_encoding: BAD_FRAMING,
   upgrade_with_body: BAD_REQUEST,
   upgrade_pipelined: BAD_REQUEST,
   upgrade_unsupported: BAD_REQUEST,

@@ -71,6 +71,12 @@ function isNumericLabel(text: string, start: number, end: number): boolean {
 export function checkFraming(request: RequestFacts): Denial | undefined {
   const encoding = request.headers['transfer-encoding'];
   if (encoding === undefined) return undefined;
+  // RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding, so its framing is faulty and the connection must
+  // close. Node frames it as chunked and reads on, so a 1.0 keep-alive connection ran the request after the
+  // chunked body, where an HTTP/1.0 reader in front of the gateway saw that body as data (nginx answers 400).
+  if (request.httpVersion === '1.0') {
+    return deny('framing_http10_encoding', 'an HTTP/1.0 request can not use Transfer-Encoding; send Content-Length');
+  }
   if (request.headers['content-length'] !== undefined) {
     return deny('framing_conflict', 'the request has both Transfer-Encoding and Content-Length');
   }

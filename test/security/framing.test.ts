@@ -57,6 +57,14 @@ describe('framing attacks', () => {
     await refused('GET /x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: \r\n\r\n', 'framing_empty_encoding', 'an empty Transfer-Encoding alone');
   });
 
+  test('an HTTP/1.0 request with Transfer-Encoding is refused and its connection closed: the request after its chunked body never runs', async () => {
+    // HTTP/1.0 has no Transfer-Encoding (RFC 9112 §6.1): a 1.0 reader in front of the gateway sees the
+    // chunked body as data, and the request inside it as none it has checked. nginx answers 400.
+    for (const connection of ['Connection: keep-alive\r\n', '']) {
+      await refused(`POST /x HTTP/1.0\r\nHost: gw\r\n${connection}Transfer-Encoding: chunked\r\n\r\n${chunkOf('hello')}0\r\n\r\n${SMUGGLED}`, 'framing_http10_encoding', `HTTP/1.0 ${connection.trim()}`);
+    }
+  });
+
   test('control: a well-framed chunked request still reaches the upstream, re-framed', async () => {
     const before = upstream.received().length;
     const reply = await raw(gw.port, `POST /x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunkOf('hello')}0\r\n\r\n`, 600);

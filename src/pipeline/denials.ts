@@ -43,6 +43,7 @@ export const DENIALS = {
   framing_conflict: BAD_FRAMING,
   framing_empty_encoding: BAD_FRAMING,
   framing_http10_encoding: BAD_FRAMING,
+  framing_unsupported_encoding: { status: 501, closes: true },
   upgrade_with_body: BAD_REQUEST,
   upgrade_pipelined: BAD_REQUEST,
   upgrade_unsupported: BAD_REQUEST,

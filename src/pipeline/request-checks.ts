@@ -80,10 +80,19 @@ export function checkFraming(request: RequestFacts): Denial | undefined {
   if (request.headers['content-length'] !== undefined) {
     return deny('framing_conflict', 'the request has both Transfer-Encoding and Content-Length');
   }
-  return hasEmptyElement(encoding)
-    ? deny('framing_empty_encoding', 'the request\'s Transfer-Encoding has an empty element')
-    : undefined;
+  if (encoding.length === CHUNKED.length && encoding.toLowerCase() === CHUNKED) return undefined;
+  if (hasEmptyElement(encoding)) return deny('framing_empty_encoding', 'the request\'s Transfer-Encoding has an empty element');
+  // RFC 9112 §6.3: without chunked last, the body's length can not be known: 400, and close (Node's parser
+  // refuses it too, but only after it has handed the request over).
+  if (!ENDS_IN_CHUNKED.test(encoding)) return deny('bad_request', 'the request\'s Transfer-Encoding does not end in chunked');
+  // Node takes off the chunked coding, and the forwarder frames what it sends itself: any coding under it
+  // ("gzip, chunked") would reach the upstream as a body that says nothing of it, to be read as something
+  // else. RFC 9112 §6.1: 501 for a coding the server does not handle (nginx 501, HAProxy 422).
+  return deny('framing_unsupported_encoding', 'only Transfer-Encoding: chunked is accepted; send the body without other transfer codings');
 }
+
+const CHUNKED = 'chunked';
+const ENDS_IN_CHUNKED = /(?:^|,)[ \t]*chunked[ \t]*$/i;
 
 /** "", " ", "chunked, ", ", chunked", "gzip,,chunked": a list element that is empty or only whitespace. */
 function hasEmptyElement(list: string): boolean {

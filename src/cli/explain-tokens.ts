@@ -16,8 +16,16 @@ export function credentialNames(config: GatewayConfig): CredentialNames {
   return { headers: new Set(sources.map(parseTokenSource).flatMap((s) => (s.kind === 'header' ? [s.name] : []))) };
 }
 
+/** The scheme of an Authorization value ("Bearer", "Basic"): the one part of it that may be printed. */
+const SCHEME = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*(?=[ \t])/;
+
 export function redactHeader(name: string, value: string, secrets: CredentialNames): string {
-  if (name === 'authorization') return value.replace(/^(\w+)\s+.*$/, '$1 [redacted]');
+  if (name === 'authorization') {
+    // Only a scheme followed by a space is a scheme: a token pasted without one ("Authorization: eyJ...")
+    // is all credential, and was printed whole.
+    const scheme = SCHEME.exec(value);
+    return scheme === null ? '[redacted]' : `${scheme[0]} [redacted]`;
+  }
   if (name === 'cookie' || secrets.headers.has(name)) return '[redacted]';
   return value;
 }

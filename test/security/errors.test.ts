@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
 import { startTestGateway, TEST_PROVIDER, type TestGateway } from '../helpers/gateway.ts';
 import { bearer, raw, request, type Response } from '../helpers/http.ts';
 import { rsaKeyPair, SECRET, sign, tempDir, writeFile } from '../helpers/keys.ts';
@@ -159,6 +160,17 @@ describe('error responses', () => {
     await request(gw.url, '/admin/x', { headers: bearer(`${token}x`) });
     const logged = JSON.stringify(gw.logs);
     for (const secret of [token.split('.')[2]!, SECRET, 'QUERY-SECRET', 'COOKIE-SECRET']) assert.ok(!logged.includes(secret), `the logs contain ${secret.slice(0, 12)}`);
+  });
+
+  test('explain never prints an Authorization value, written with a scheme or pasted without one', async () => {
+    // Its output is made to be pasted into tickets: the headers it shows as forwarded are redacted.
+    const token = await sign(goodClaims());
+    for (const value of [token, `Bearer ${token}`, `bearer\t${token}`, `Basic ${Buffer.from('user:PASSWORD').toString('base64')}`]) {
+      const { code, stdout } = await runCli(['explain', '--config', gw.file, '-H', `Authorization: ${value}`, 'GET', '/read']);
+      assert.equal(code, 0, stdout);
+      assert.match(stdout, /authorization: (?:\w+ )?\[redacted\]/i, stdout);
+      for (const secret of [token.split('.')[2]!, Buffer.from('user:PASSWORD').toString('base64')]) assert.ok(!stdout.includes(secret), `explain printed ${value.slice(0, 12)}...`);
+    }
   });
 });
 

@@ -27,8 +27,11 @@ export interface ForwardSpec {
   readonly headers: string[];
   /** The client's Host, sent with preserve_host. */
   readonly clientHost: string | undefined;
-  /** The request body, or null when the request's headers frame none (then none is ever sent). */
-  readonly body: IncomingMessage | null;
+  /**
+   * The request body: the client's stream, or the whole of a small one already read (it can be sent again
+   * on a retry); null when the request's headers frame none (then none is ever sent).
+   */
+  readonly body: IncomingMessage | Buffer | null;
   readonly hashKey: string | undefined;
   readonly timeoutMs: number;
   /** A chunked body's limit (a declared length was checked before): counted as it streams. */
@@ -115,7 +118,8 @@ export class HttpExchange {
   }
 
   started(attempt: Attempt): void {
-    if (this.spec.maxBody !== null && this.spec.body !== null && !this.counting) this.countBody(this.spec.body, this.spec.maxBody);
+    const body = this.spec.body;
+    if (this.spec.maxBody !== null && body !== null && !Buffer.isBuffer(body) && !this.counting) this.countBody(body, this.spec.maxBody);
     void attempt;
   }
 
@@ -186,7 +190,8 @@ export class HttpExchange {
     if (retries === null || this.finished || this.responded) return false;
     if (this.sink.upstreamAttempts > retries.attempts) return false;
     const body = this.spec.body;
-    const bodyStarted = body !== null && (body.readableDidRead || body.destroyed);
+    // A body the gateway read whole (server/forwarding.ts) can be sent again; a streamed one, once read, not.
+    const bodyStarted = body !== null && !Buffer.isBuffer(body) && (body.readableDidRead || body.destroyed);
     return retries.allows(condition, this.spec.method, bodyStarted) && retries.budget.tryRetry(Date.now());
   }
 

@@ -1,7 +1,7 @@
 // From an allowed decision to the upstream: the header lines it gets, the body (only when the client's
 // headers frame one), the key that keeps a caller on one target, then the HTTP exchange (proxy/forward.ts)
 // or the WebSocket tunnel (proxy/tunnel.ts).
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Forward } from '../pipeline/decision.ts';
 import { HttpExchange } from '../proxy/forward.ts';
 import { forwardedHeaders } from '../proxy/headers.ts';
@@ -29,10 +29,48 @@ export function forwardHttp(context: RequestContext, res: ServerResponse, decisi
   const framed = declared !== undefined || req.headers['transfer-encoding'] !== undefined;
   // A declared empty body is sent as none (undici frames it the same): no stream is read, so a reset PUT
   // or DELETE with "Content-Length: 0" can still be retried (a body that was read can not be sent again).
-  const body = framed && !(declared !== undefined && Number(declared) === 0) ? req : null;
+  const length = declared === undefined ? -1 : Number(declared);
   // "Expect: 100-continue" is answered only now that the request is allowed: a client about to send a
   // large body to a route it may not use is refused before it sends it.
   if (req.httpVersion === '1.1' && req.headers.expect !== undefined && CONTINUE.test(req.headers.expect)) res.writeContinue();
+  const start = (body: IncomingMessage | Buffer | null) => forwardWith(context, res, decision, headers, body, framed && declared === undefined);
+  if (length > 0 && length <= BUFFERED_BODY_BYTES) readWhole(req, length, start);
+  else start(framed && length !== 0 ? req : null);
+}
+
+/**
+ * A declared body this small is read whole before an upstream connection is taken (nginx buffers request
+ * bodies too): a client that sends it slowly, or never, holds nothing but its own connection (which
+ * server.request_timeout bounds), not one of the upstream's max_connections. Read whole, it can also be
+ * sent again: a reset idempotent request with a body may be retried. Larger bodies stream.
+ */
+export const BUFFERED_BODY_BYTES = 64 * 1024;
+
+function readWhole(req: IncomingMessage, length: number, then: (body: Buffer) => void): void {
+  const body = Buffer.allocUnsafe(length);
+  let filled = 0;
+  req.on('data', (chunk: Buffer) => {
+    // Node's parser hands over exactly the declared length; more would be a framing fault: never copied.
+    if (filled + chunk.length <= length) chunk.copy(body, filled);
+    filled += chunk.length;
+  });
+  // A client that goes away or is too slow is answered (or cut) by the server; nothing was sent upstream.
+  req.once('end', () => {
+    if (filled === length) then(body);
+  });
+}
+
+function forwardWith(
+  context: RequestContext,
+  res: ServerResponse,
+  decision: Forward,
+  headers: string[],
+  body: IncomingMessage | Buffer | null,
+  chunked: boolean,
+): void {
+  if (res.destroyed || res.writableEnded) return; // refused (408...) or gone while its body was read
+  const { req } = context;
+  const route = decision.route;
   const exchange = new HttpExchange(
     {
       upstream: route.upstream,
@@ -43,7 +81,7 @@ export function forwardHttp(context: RequestContext, res: ServerResponse, decisi
       body,
       hashKey: hashKeyOf(route.upstream, decision, context),
       timeoutMs: route.timeoutMs,
-      maxBody: framed && declared === undefined ? route.maxBody : null,
+      maxBody: chunked ? route.maxBody : null,
     },
     context,
     res,

@@ -115,3 +115,38 @@ describe('a client that gives up while queued', () => {
 async function pending(gw: TestGateway): Promise<number> {
   return sample((await request(gw.adminUrl, '/metrics')).body, 'portcullis_upstream_pending_requests', 'upstream="app"');
 }
+
+describe('clients that send a small body slowly', () => {
+  test('hold no upstream connection: with every one of max_connections taken by them, others are still served', async () => {
+    const upstream = await startUpstream();
+    const gw = await startTestGateway({
+      ...configWith(upstream.url, [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }]),
+      upstreams: { app: { targets: [upstream.url], max_connections: 2, queue_timeout: '300ms' } },
+    });
+    const slow: net.Socket[] = [];
+    try {
+      // Four clients declare 100 bytes and send one: the gateway reads small bodies whole before it takes
+      // a connection, so none of them holds one of the two.
+      for (let i = 0; i < 4; i++) {
+        const socket = net.connect(gw.port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.write(`POST /slow/${i} HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nx`);
+        slow.push(socket);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 3; i++) {
+        const res = await request(gw.url, `/fast/${i}`);
+        assert.equal(res.status, 200, `request ${i}: ${res.body}`);
+      }
+      assert.equal(upstream.received.filter((r) => r.url.startsWith('/slow/')).length, 0, 'no incomplete body went upstream');
+      // Once a slow client finishes, its request goes through whole.
+      slow[0]!.write('y'.repeat(99));
+      await until(() => upstream.received.some((r) => r.url === '/slow/0'), 'the completed request upstream');
+      assert.equal(upstream.received.find((r) => r.url === '/slow/0')!.body, 'x' + 'y'.repeat(99));
+    } finally {
+      for (const socket of slow) socket.destroy();
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});

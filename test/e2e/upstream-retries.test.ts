@@ -154,11 +154,23 @@ describe('retries', () => {
     assert.equal(await retriesCounted(g, 'reset'), 0);
   });
 
-  test('a PUT whose body went to a target that then reset is not retried (the body can not be sent again)', async () => {
+  test('a PUT with a small body (read whole by the gateway) is retried after a reset, with the same body', async () => {
     const live = await upstreamNamed('live');
     const resetter = await resetting();
     const g = await gateway([resetter.url, live.url], { retries: { attempts: 1 } });
     const res = await landingOn(resetter, (path) => request(g.url, path, { method: 'PUT', body: 'v2' }));
+    assert.equal(res.status, 200, res.body);
+    assert.equal(lastLine(g).upstream_attempts, 2);
+    assert.ok(alsoReached(live, resetter), 'the PUT was sent again, to the other target');
+    assert.equal(live.received.at(-1)!.body, 'v2', 'with the body the client sent');
+  });
+
+  test('a PUT whose streamed body (over 64 KB) went to a target that then reset is not retried: it can not be sent again', async () => {
+    const live = await upstreamNamed('live');
+    const resetter = await resetting();
+    const g = await gateway([resetter.url, live.url], { retries: { attempts: 1 } });
+    const big = 'x'.repeat(70 * 1024);
+    const res = await landingOn(resetter, (path) => request(g.url, path, { method: 'PUT', body: big }));
     assert.equal(res.status, 502, res.body);
     assert.equal(lastLine(g).upstream_attempts, 1);
     assert.ok(!alsoReached(live, resetter), 'the PUT was not sent again');

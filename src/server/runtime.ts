@@ -118,24 +118,26 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   // With a listener here, Node no longer answers "100 Continue" before the gateway has decided.
   server.on('checkContinue', gateway.handle);
   server.on('clientError', gateway.handleClientError);
-  await listen(server, settings.port, settings.host);
-  const port = (server.address() as { port: number }).port;
 
   let draining = false;
   const readiness = () => readinessOf(holder!.current, draining);
-  let admin: http.Server | undefined;
-  let adminPort: number | undefined;
-  if (options.admin !== false) {
-    admin = createAdminServer(
-      {
-        readiness,
-        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      },
-      settings,
-    );
-    await listen(admin, settings.adminPort, settings.adminHost);
-    adminPort = (admin.address() as { port: number }).port;
+  const admin =
+    options.admin === false
+      ? undefined
+      : createAdminServer({ readiness, metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }) }, settings);
+  try {
+    await listen(server, settings.port, settings.host);
+    if (admin !== undefined) await listen(admin, settings.adminPort, settings.adminHost);
+  } catch (err) {
+    // A start that failed (a port in use) leaves nothing behind: a listening gateway port or a Redis
+    // connection would keep the process running, serving without its admin port or doing nothing, after
+    // it has said it could not start, and a supervisor would never see it exit.
+    for (const listener of [server, admin]) if (listener?.listening) listener.close();
+    first.close();
+    throw err;
   }
+  const port = (server.address() as { port: number }).port;
+  const adminPort = admin === undefined ? undefined : (admin.address() as { port: number }).port;
   first.verifier.providers.start();
   for (const upstream of first.upstreams.values()) upstream.start();
 

@@ -201,11 +201,5 @@ export function parseJwks(value: unknown): JSONWebKeySet {
 /** The log message (address included) and the address-free failure of whatever a fetch threw. */
 function describeFetchError(err: unknown): { message: string; failure: KeyFailure } {
   if (err instanceof KeyFetchError) return { message: err.message, failure: err.failure };
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return { message: 'fetching keys timed out', failure: { kind: 'timeout' } };
-    const code = (err as { cause?: { code?: string } }).cause?.code;
-    if (code !== undefined) return { message: `${err.message} (${code})`, failure: { kind: 'connect', code } };
-    return { message: err.message, failure: { kind: 'other' } };
-  }
-  return { message: String(err), failure: { kind: 'other' } };
+  return { message: err instanceof Error ? err.message : String(err), failure: { kind: 'other' } };
 }

@@ -22,7 +22,12 @@ const httpUrl = z
   .string()
   .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected an http:// or https:// URL without query or fragment')
   // The pattern lets through hosts no URL parser takes ("http://[x"); compile and the proxy parse it.
-  .refine((url) => URL.canParse(url), 'not a valid URL: check the host and port');
+  .refine((url) => URL.canParse(url), 'not a valid URL: check the host and port')
+  // Neither the upstream pools nor fetch send them, and a log line naming the URL would show them.
+  .refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), {
+    message: 'a URL here can not carry a user name or password: it would never be sent; remove "user:password@"',
+    abort: true,
+  });
 
 const stringList = z.array(nonEmpty);
 

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
 const duration = z
-  .string()
+  // `timeout: 30` is the classic slip: telling its author to quote it would only get "30" refused next.
+  .string({ error: (issue) => (issue.input === undefined ? undefined : 'expected a duration with a unit, like 250ms, 30s, 5m or 1h') })
   .regex(DURATION_PATTERN, 'expected a duration with a unit, like 250ms, 30s, 5m or 1h');
 
 const size = z.union([

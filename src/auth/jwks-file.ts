@@ -61,6 +61,9 @@ function keyProblem(jwk: JWK): string | undefined {
   return undefined;
 }
 
+/** For /readyz, which names no file: the path and the reason are in the log line. */
+const FILE_REFUSED = { kind: 'file', problem: 'the key file was refused when re-read; see the log' } as const;
+
 export class JwksFileSource implements KeySource {
   readonly kind = 'jwks_file';
   readonly supportedAlgorithms: readonly Algorithm[] = ASYMMETRIC_ALGORITHMS;
@@ -86,7 +89,7 @@ export class JwksFileSource implements KeySource {
   }
 
   status(): KeyStatus {
-    return { ready: true, keyCount: this.keyCount, ...(this.lastError !== undefined ? { error: this.lastError } : {}) };
+    return { ready: true, keyCount: this.keyCount, ...(this.lastError !== undefined ? { error: this.lastError, failure: FILE_REFUSED } : {}) };
   }
 
   resolve(header: JWSHeaderParameters): Promise<VerificationKey> {

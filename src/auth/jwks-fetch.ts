@@ -13,8 +13,9 @@ const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]
  * any user name or password in it): "fetch failed" alone tells an operator nothing about which of a
  * discovery document and its key set is down.
  */
-export async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown> {
-  const signal = AbortSignal.timeout(timeoutMs);
+export async function fetchJson(url: string, timeoutMs = 5000, cancel?: AbortSignal): Promise<unknown> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = cancel === undefined ? timeout : eitherSignal(timeout, cancel);
   const shown = shownUrl(url);
   let current = new URL(url);
   // fetch refuses such a URL, with a message that repeats it, password and all.
@@ -28,8 +29,18 @@ export async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown>
       current = redirectTarget(current, response.headers.get('location'), redirects, shown);
     }
   } catch (err) {
-    throw err instanceof KeyFetchError ? err : networkFailure(err, current, signal.aborted, timeoutMs);
+    throw err instanceof KeyFetchError ? err : networkFailure(err, current, timeout.aborted, timeoutMs);
   }
+}
+
+/** Aborted when either is (AbortSignal.any, which Node 20's first releases lack). */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (b.aborted) return b;
+  const both = new AbortController();
+  const abort = (from: AbortSignal) => () => both.abort(from.reason);
+  a.addEventListener('abort', abort(a), { once: true });
+  b.addEventListener('abort', abort(b), { once: true });
+  return both.signal;
 }
 
 /** A fetch that got no answer: refused, unresolved, reset, or too slow. */

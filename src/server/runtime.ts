@@ -142,6 +142,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   for (const upstream of first.upstreams.values()) upstream.start();
 
   let reloading = Promise.resolve(true);
+  /** A config a reload has compiled and not yet put in force: a shutdown meanwhile closes it. */
+  let pending: CompiledConfig | undefined;
   const reload = (trigger = 'manual', text?: string): Promise<boolean> => {
     // Whatever goes wrong in a reload, the last good config keeps serving: a reload never takes the process down.
     reloading = reloading.then(() =>
@@ -169,8 +171,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
+    // A shutdown that began meanwhile wins: a config put in force after it would never be closed, and its
+    // Redis connection, health checks and key fetches would keep the stopped process alive for ever.
+    if (draining) {
+      next.close(holder!.current);
+      return false;
+    }
     limitFailure = next.rateLimiting.failure;
+    pending = next;
     await Promise.all([firstKeys(next, NEW_KEYS_WAIT_MS), next.rateLimiting.store.start(next.rateLimiting.timeoutMs)]);
+    pending = undefined;
+    if (draining) return false; // close() has closed it
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
     if (admin !== undefined) applyClientTimeouts(admin, next.settings);
@@ -194,6 +205,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     if (draining) return;
     draining = true;
     watcher?.close();
+    pending?.close(holder!.current);
     const deadline = holder!.current.settings.shutdownTimeoutMs;
     gateway.drain();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,6 +1,7 @@
 // The command line as users script it: validate's exit codes and FILE:LINE:COL messages, startup refusing
 // a bad config with the same messages, token minting, and a clean stop on SIGTERM.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { jwtVerify } from 'jose';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -90,6 +91,17 @@ describe('portcullis validate', () => {
     const { code, stdout } = await runCli(['validate'], { env: { PORTCULLIS_CONFIG: file, JWT_SECRET: 'x'.repeat(40) } });
     assert.equal(code, 1);
     assert.ok(stdout.includes(file));
+  });
+});
+
+describe('portcullis --help', () => {
+  test('every command it lists has a row in the README\'s commands table', async () => {
+    const { stdout } = await runCli(['--help']);
+    const commands = [...stdout.matchAll(/^  ([a-z]+) {2,}/gm)].map((m) => m[1]!);
+    assert.ok(commands.length >= 6, stdout);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const rows = readme.split('\n').filter((line) => line.startsWith('| `portcullis '));
+    assert.deepEqual(commands.filter((command) => !rows.some((row) => row.startsWith(`| \`portcullis ${command}`))), []);
   });
 });
 

@@ -8,17 +8,58 @@ export const MAX_DOCUMENT_BYTES = 1024 * 1024;
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
-/** GET `url` and parse its JSON; every failure is a KeyFetchError. */
-export async function fetchJson(url: string, timeoutMs = 5000): Promise<unknown> {
-  const signal = AbortSignal.timeout(timeoutMs);
+/**
+ * GET `url` and parse its JSON; every failure is a KeyFetchError whose message names the address (without
+ * any user name or password in it): "fetch failed" alone tells an operator nothing about which of a
+ * discovery document and its key set is down.
+ */
+export async function fetchJson(url: string, timeoutMs = 5000, cancel?: AbortSignal): Promise<unknown> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = cancel === undefined ? timeout : eitherSignal(timeout, cancel);
+  const shown = shownUrl(url);
   let current = new URL(url);
-  for (let redirects = 0; ; redirects++) {
-    // Redirects are followed here, not by fetch: fetch would go anywhere the server says.
-    const response = await fetch(current, { headers: { accept: 'application/json' }, redirect: 'manual', signal });
-    if (!REDIRECT_STATUSES.has(response.status)) return parseJson(await readBody(response, url), url);
-    await response.body?.cancel();
-    current = redirectTarget(current, response.headers.get('location'), redirects, url);
+  // fetch refuses such a URL, with a message that repeats it, password and all.
+  if (shown !== url) throw new KeyFetchError(`${shown}: the URL carries a user name or password, which is never sent`, { kind: 'other' });
+  try {
+    for (let redirects = 0; ; redirects++) {
+      // Redirects are followed here, not by fetch: fetch would go anywhere the server says.
+      const response = await fetch(current, { headers: { accept: 'application/json' }, redirect: 'manual', signal });
+      if (!REDIRECT_STATUSES.has(response.status)) return parseJson(await readBody(response, shown), shown);
+      await response.body?.cancel();
+      current = redirectTarget(current, response.headers.get('location'), redirects, shown);
+    }
+  } catch (err) {
+    throw err instanceof KeyFetchError ? err : networkFailure(err, current, timeout.aborted, timeoutMs);
   }
+}
+
+/** Aborted when either is (AbortSignal.any, which Node 20's first releases lack). */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (b.aborted) return b;
+  const both = new AbortController();
+  const abort = (from: AbortSignal) => () => both.abort(from.reason);
+  a.addEventListener('abort', abort(a), { once: true });
+  b.addEventListener('abort', abort(b), { once: true });
+  return both.signal;
+}
+
+/** A fetch that got no answer: refused, unresolved, reset, or too slow. */
+function networkFailure(err: unknown, url: URL, timedOut: boolean, timeoutMs: number): KeyFetchError {
+  const where = shownUrl(url.href);
+  if (timedOut) return new KeyFetchError(`${where}: no answer within ${timeoutMs}ms`, { kind: 'timeout' });
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return new KeyFetchError(`${where}: could not connect (${cause.code})`, { kind: 'connect', code: cause.code });
+  return new KeyFetchError(`${where}: ${err instanceof Error ? err.message : String(err)}`, { kind: 'other' });
+}
+
+/** The address as a log line may show it: a user name or password in it is left out. */
+export function shownUrl(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return url;
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
 }
 
 /**

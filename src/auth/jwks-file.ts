@@ -1,12 +1,13 @@
 // A JWKS kept in a local file (jwks_file): read when the config is loaded, watched like gateway.yaml, and
 // re-read when it changes, so that keys rotate by replacing the file, without a restart. An unreadable or
 // invalid new version is reported and the keys already held keep verifying.
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
 import type { Algorithm } from '../config/schema.ts';
 import { watchFile, type ConfigWatcher } from '../config/watch.ts';
 import { parseJwks } from './jwks.ts';
-import { ASYMMETRIC_ALGORITHMS, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
+import { algorithmsForKey, ASYMMETRIC_ALGORITHMS, describeKey, MIN_RSA_BITS, type KeySource, type KeyStatus, type VerificationKey } from './keys.ts';
 
 export interface JwksFileEvents {
   onFileRead(provider: string, file: string, outcome: { ok: true; keys: number } | { ok: false; error: string }): void;
@@ -29,8 +30,39 @@ export function readJwksFile(file: string): JSONWebKeySet {
   }
   const jwks = parseJwks(value);
   if (jwks.keys.length === 0) throw new Error(`${file} holds no public keys`);
+  // A key that can verify nothing would otherwise load quietly, and every token naming it get 401
+  // token_invalid with nothing in validate, /readyz or the log to say why.
+  jwks.keys.forEach((jwk, i) => {
+    const problem = keyProblem(jwk);
+    if (problem !== undefined) throw new Error(`${file}: key ${i + 1}${typeof jwk.kid === 'string' ? ` (kid "${jwk.kid}")` : ''} ${problem}`);
+  });
   return jwks;
 }
+
+/** "an RSA 2048-bit key", "an EC P-256 key", "an ed448 key". */
+function aKey(key: KeyObject): string {
+  const described = describeKey(key);
+  return `${/^(RSA|EC|[aeiou])/i.test(described) ? 'an' : 'a'} ${described}`;
+}
+
+/** Why a JWK verifies no token, or undefined when it can verify some. */
+function keyProblem(jwk: JWK): string | undefined {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  } catch {
+    return `is not a valid ${typeof jwk.kty === 'string' ? jwk.kty : ''} public key: check its members (kty, n and e, crv, x and y)`.replace('  ', ' ');
+  }
+  const algorithms = algorithmsForKey(key);
+  if (algorithms.length === 0) return `is ${aKey(key)}, which verifies no JWS algorithm; use RSA, EC (P-256/384/521) or Ed25519`;
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < MIN_RSA_BITS) return `is a ${bits}-bit RSA key; at least ${MIN_RSA_BITS} bits are required`;
+  if (typeof jwk.alg === 'string' && !(algorithms as string[]).includes(jwk.alg)) return `says alg ${jwk.alg}, but it is ${aKey(key)}, which verifies ${algorithms.join(', ')}`;
+  return undefined;
+}
+
+/** For /readyz, which names no file: the path and the reason are in the log line. */
+const FILE_REFUSED = { kind: 'file', problem: 'the key file was refused when re-read; see the log' } as const;
 
 export class JwksFileSource implements KeySource {
   readonly kind = 'jwks_file';
@@ -57,7 +89,7 @@ export class JwksFileSource implements KeySource {
   }
 
   status(): KeyStatus {
-    return { ready: true, keyCount: this.keyCount, ...(this.lastError !== undefined ? { error: this.lastError } : {}) };
+    return { ready: true, keyCount: this.keyCount, ...(this.lastError !== undefined ? { error: this.lastError, failure: FILE_REFUSED } : {}) };
   }
 
   resolve(header: JWSHeaderParameters): Promise<VerificationKey> {

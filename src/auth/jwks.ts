@@ -50,6 +50,8 @@ export class JwksKeySource implements KeySource {
   private stopped = false;
   private resolvedUri: string | undefined;
   private settled: Promise<void> | undefined;
+  /** Cuts a fetch in flight when the source stops: an identity provider that hangs must not hold up an exit. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: JwksOptions) {
     this.resolvedUri = options.jwksUri;
@@ -89,6 +91,7 @@ export class JwksKeySource implements KeySource {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.stopping.abort();
   }
 
   async resolve(header: JWSHeaderParameters): Promise<VerificationKey> {
@@ -136,7 +139,7 @@ export class JwksKeySource implements KeySource {
     this.lastAttemptAt = Date.now();
     try {
       const uri = this.resolvedUri ?? (await this.discover());
-      const jwks = parseJwks(await fetchJson(uri, this.options.timeoutMs));
+      const jwks = parseJwks(await fetchJson(uri, this.options.timeoutMs, this.stopping.signal));
       const fingerprint = JSON.stringify(jwks.keys);
       const changed = fingerprint !== this.fingerprint;
       if (changed) {
@@ -150,6 +153,7 @@ export class JwksKeySource implements KeySource {
       this.lastFailure = undefined;
       this.options.events?.onFetch(this.options.provider, { ok: true, keys: jwks.keys.length, changed });
     } catch (err) {
+      if (this.stopped) return;
       const { message, failure } = describeFetchError(err);
       this.lastError = message;
       this.lastFailure = failure;
@@ -160,7 +164,7 @@ export class JwksKeySource implements KeySource {
   private async discover(): Promise<string> {
     const issuer = this.options.discoveryIssuer!;
     const url = this.options.discoveryUrl ?? discoveryUrlOf(issuer);
-    const document = (await fetchJson(url, this.options.timeoutMs)) as { issuer?: unknown; jwks_uri?: unknown };
+    const document = (await fetchJson(url, this.options.timeoutMs, this.stopping.signal)) as { issuer?: unknown; jwks_uri?: unknown };
     // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
     if (!discoveredIssuerMatches(issuer, document.issuer)) throw issuerMismatch(url, issuer, document.issuer);
     if (typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) {
@@ -201,11 +205,5 @@ export function parseJwks(value: unknown): JSONWebKeySet {
 /** The log message (address included) and the address-free failure of whatever a fetch threw. */
 function describeFetchError(err: unknown): { message: string; failure: KeyFailure } {
   if (err instanceof KeyFetchError) return { message: err.message, failure: err.failure };
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return { message: 'fetching keys timed out', failure: { kind: 'timeout' } };
-    const code = (err as { cause?: { code?: string } }).cause?.code;
-    if (code !== undefined) return { message: `${err.message} (${code})`, failure: { kind: 'connect', code } };
-    return { message: err.message, failure: { kind: 'other' } };
-  }
-  return { message: String(err), failure: { kind: 'other' } };
+  return { message: err instanceof Error ? err.message : String(err), failure: { kind: 'other' } };
 }

@@ -55,6 +55,9 @@ const PSS_BY_HASH: Record<string, { alg: Algorithm; bytes: number }> = {
   sha512: { alg: 'PS512', bytes: 64 },
 };
 
+/** RSA keys shorter than this verify nothing: jose refuses them (RFC 7518 §3.3 asks for 2048 bits). */
+export const MIN_RSA_BITS = 2048;
+
 /** The algorithms a public (or private) key can verify, so that no other one is ever tried with it. */
 export function algorithmsForKey(key: KeyObject): Algorithm[] {
   switch (key.asymmetricKeyType) {

@@ -34,6 +34,8 @@ interface Stoppable {
   reload(trigger: string): Promise<boolean>;
   stop(): Promise<void>;
   kill(): void;
+  /** Resolves when the gateway can not go on (no cluster worker could start): it stops and exits 1. */
+  readonly startFailed?: Promise<void>;
 }
 
 export async function runCommand(args: readonly string[], hooks: RunHooks = {}): Promise<number> {
@@ -73,6 +75,13 @@ export async function runCommand(args: readonly string[], hooks: RunHooks = {}):
 
 function handleSignals(target: Stoppable, hooks: RunHooks, exit: (code: number) => void): void {
   let stopping = false;
+  const finish = (code: number) => {
+    stopping = true;
+    void target.stop().then(() => {
+      hooks.onStop?.();
+      exit(code);
+    });
+  };
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       target.logger.warn({ signal }, 'second signal: exiting without waiting');
@@ -80,14 +89,11 @@ function handleSignals(target: Stoppable, hooks: RunHooks, exit: (code: number) 
       target.logger.flush?.();
       process.exit(1);
     }
-    stopping = true;
     target.logger.info({ signal }, 'draining: finishing in-flight requests');
-    void target.stop().then(() => {
-      hooks.onStop?.();
-      exit(0);
-    });
+    finish(0);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => void target.reload('SIGHUP'));
+  void target.startFailed?.then(() => stopping || finish(1));
 }

@@ -34,6 +34,8 @@ const READINESS_WAIT_MS = 1000;
 const METRICS_WAIT_MS = 2000;
 
 export interface RunningPrimary {
+  /** Resolves when no worker could start (the port in use): the cluster then stops, as one process would. */
+  readonly startFailed: Promise<void>;
   reload(trigger: string): Promise<boolean>;
   stop(): Promise<void>;
   kill(): void;
@@ -62,6 +64,11 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   });
   let stopping = false;
   let crashes = 0;
+  /** Some worker has served: from then on a worker that dies is replaced; before, its failure is the cluster's. */
+  let served = false;
+  let startFailed!: () => void;
+  const failedToStart = new Promise<void>((resolve) => (startFailed = resolve));
+  let replacement: NodeJS.Timeout | undefined;
   const startedAt = new Map<Worker, number>();
 
   const fork = () => {
@@ -76,6 +83,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     if (isLimitRequest(message)) limits.count(worker, message);
     else if (isMessage<Answer>(message, 'portcullis:answer')) questions.answered(worker, message);
     else if (isMessage(message, 'portcullis:ready') && !ready.has(worker)) {
+      served = true;
       ready.add(worker);
       sync.ready(worker);
     }
@@ -88,11 +96,18 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     questions.exited(worker);
     workerMetrics.retire(worker);
     if (stopping) return;
+    if (!served) {
+      // A worker that can not start at all (its error is on stderr) will not start the next time either:
+      // the cluster exits 1, as a single process does, rather than run for ever without serving.
+      logger.error({ worker_pid: worker.process.pid, code, signal }, 'a worker could not start; stopping');
+      startFailed();
+      return;
+    }
     crashes = lived < UNSTABLE_MS ? crashes + 1 : 0;
     const delay = crashes === 0 ? 0 : Math.min(100 * 2 ** crashes, 5000);
     logger.error({ worker_pid: worker.process.pid, code, signal, restart_in_ms: delay }, 'worker died; starting a replacement');
     restarts.inc();
-    setTimeout(() => !stopping && fork(), delay);
+    replacement = setTimeout(() => !stopping && fork(), delay);
   });
   let announced = false;
   cluster.on('listening', (worker, address) => {
@@ -139,6 +154,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    clearTimeout(replacement);
     watcher.close();
     const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exited = Promise.all(live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve())))));
@@ -155,7 +171,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
     stopping = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
   };
-  return { reload, stop, kill };
+  return { startFailed: failedToStart, reload, stop, kill };
 }
 
 function closeServer(server: http.Server): Promise<void> {

@@ -1,5 +1,6 @@
 // A cluster worker: a gateway without its own admin port or file watch. The primary tells it when to
 // reload, asks it whether it is ready and for its metrics, and tells it when to drain and stop.
+import cluster from 'node:cluster';
 import { startGateway, type RunningGateway, type StartOptions } from '../server/runtime.ts';
 import { loadConfigTextOrThrow } from '../config/load.ts';
 import { PrimaryLimitStore } from './limit-ipc.ts';
@@ -26,7 +27,16 @@ export async function runWorker(options: Pick<StartOptions, 'configFile' | 'port
 
   const snapshot = process.env[SNAPSHOT_ENV];
   const loaded = snapshot === undefined ? undefined : loadConfigTextOrThrow(options.configFile, snapshot);
-  const started = await startGateway({ ...options, ...(loaded ? { loaded } : {}), admin: false, watch: false, countReloads: false, memoryLimitStore: limits });
+  let started: RunningGateway;
+  try {
+    started = await startGateway({ ...options, ...(loaded ? { loaded } : {}), admin: false, watch: false, countReloads: false, memoryLimitStore: limits });
+  } catch (err) {
+    // The IPC channel alone would keep a worker that could not start (its port in use) alive for ever,
+    // and the primary waiting for it. Disconnected as the cluster module's own (not process.disconnect(),
+    // on which it exits 0 at once), the worker exits 1 once its error is out.
+    if (process.connected) cluster.worker?.disconnect();
+    throw err;
+  }
   gateway = started;
 
   return new Promise<number>((resolve) => {

@@ -4,7 +4,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { readJwksFile } from '../auth/jwks-file.ts';
-import { algorithmsForKey, describeKey, readPrivateKey, readPublicKey, type PublicKey } from '../auth/keys.ts';
+import { algorithmsForKey, describeKey, MIN_RSA_BITS, readPrivateKey, readPublicKey, type PublicKey } from '../auth/keys.ts';
 import type { Report } from './check-claims.ts';
 import type { ConfigPath } from './problems.ts';
 import type { ProviderConfig } from './schema.ts';
@@ -15,8 +15,6 @@ export interface ProviderKeys {
   readonly signingKey?: KeyObject;
   readonly jwks?: JSONWebKeySet;
 }
-
-const MIN_RSA_BITS = 2048;
 
 export function loadKeyFiles(provider: ProviderConfig, baseDir: string, at: ConfigPath, report: Report): ProviderKeys {
   const result: { publicKeys?: PublicKey[]; signingKey?: KeyObject; jwks?: JSONWebKeySet } = {};

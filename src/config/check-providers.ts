@@ -8,6 +8,7 @@ import { loadKeyFiles, type ProviderKeys } from './check-keys.ts';
 import type { ConfigProblem } from './problems.ts';
 import { DEFAULTS, type Algorithm, type GatewayConfig, type ProviderConfig } from './schema.ts';
 import type { ConfigSource } from './source.ts';
+import { parseDuration } from './units.ts';
 
 export type { ProviderKeys } from './check-keys.ts';
 
@@ -42,6 +43,10 @@ export function checkProviders(config: GatewayConfig, source: ConfigSource, base
     }
 
     checkKeySources(provider, at);
+    // A refresh every 0ms is a fetch loop against the identity provider that never pauses.
+    if (provider.jwks_refresh !== undefined && parseDuration(provider.jwks_refresh) === 0) {
+      at('jwks_refresh', 'zero_timeout', 'jwks_refresh must be longer than 0: keys would be fetched again and again without a pause');
+    }
     checkIssuer(provider, at);
     checkSecrets(provider, at);
     checkClaimPaths(provider.roles_claim, [...base, 'roles_claim'], report);

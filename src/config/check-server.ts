@@ -15,10 +15,18 @@ export function checkServer(config: GatewayConfig, source: ConfigSource): Config
       }
     });
   }
+  // Node reads 0 as "no limit": a client sending its headers a byte a minute (slowloris), or keeping an idle
+  // connection, would hold it for ever.
+  for (const key of ['headers_timeout', 'request_timeout', 'keep_alive_timeout'] as const) {
+    const value = server[key];
+    if (value !== undefined && parseDuration(value) === 0) {
+      problems.push(problemAt(source, ['server', key], 'zero_timeout', `${key} must be longer than 0: 0 turns the limit off, and a slow or idle client would hold its connection for ever`));
+    }
+  }
   // Node refuses to start a server whose headers timeout exceeds its request timeout.
   const headers = parseDuration(server.headers_timeout ?? DEFAULTS.headers_timeout);
   const request = parseDuration(server.request_timeout ?? DEFAULTS.request_timeout);
-  if (headers > request) {
+  if (headers > request && request > 0) {
     const key = server.headers_timeout !== undefined ? 'headers_timeout' : 'request_timeout';
     problems.push(problemAt(source, ['server', key], 'timeout_order', 'headers_timeout must not be longer than request_timeout'));
   }

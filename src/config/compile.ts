@@ -44,6 +44,11 @@ export interface CompiledConfig {
   readonly warnings: readonly ConfigProblem[];
   /** Providers whose secret is the ${VAR:-default} fallback written in the file. */
   readonly defaultSecrets: readonly string[];
+  /**
+   * Replaced, with requests still in flight on it: its active health checks stop now (the new config's
+   * check the same targets), so that a config kept by a long stream checks nothing twice.
+   */
+  retire(): void;
   /** Close what only this config uses (upstream agents, key sources not carried over). */
   close(next?: CompiledConfig): void;
 }
@@ -104,6 +109,9 @@ export async function compileConfig(loaded: LoadedConfig, options: CompileOption
     defaultSecrets: (config.providers ?? [])
       .filter((_, i) => loaded.defaulted.has(`providers.${i}.secret`) || [...loaded.defaulted.keys()].some((k) => k.startsWith(`providers.${i}.secret.`)))
       .map((p) => p.name),
+    retire() {
+      for (const upstream of upstreams.values()) upstream.stopChecks();
+    },
     close(next) {
       for (const upstream of upstreams.values()) upstream.close();
       const kept = new Set(next?.verifier.providers.all.map((p) => p.keys));

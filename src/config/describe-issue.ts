@@ -11,7 +11,7 @@ type Issue = z.core.$ZodIssue;
 const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'rate_limit_store']);
 
 /** zod's own messages start so; a message the schema wrote itself is worth keeping. */
-const ZOD_DEFAULT_MESSAGE = /^Invalid (option|input)/;
+const ZOD_DEFAULT_MESSAGE = /^(Invalid (option|input)|Too (small|big):)/;
 
 /** A secret, or anything inside one (a list of secrets, {value, kid}) but a kid, which every token shows. */
 export function isSecretPath(path: ConfigPath): boolean {
@@ -28,8 +28,39 @@ export function describeIssue(issue: Issue, path: ConfigPath, conceal: boolean):
     const own = ownMessage(issue);
     return own !== undefined ? own + misspeltKey(issue.input, path) : describeUnion(issue, conceal);
   }
-  if (issue.code === 'invalid_type') return `expected ${issue.expected}, got ${describeValue(issue.input, conceal)}${quoteHint(issue)}`;
+  if (issue.code === 'invalid_type') {
+    const own = ownMessage(issue);
+    if (own !== undefined) return `${own}; got ${describeValue(issue.input, conceal)}`;
+    return `expected ${expectedType(issue.expected)}, got ${describeValue(issue.input, conceal)}${quoteHint(issue)}${listHint(issue, conceal)}`;
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') return ownMessage(issue) ?? describeBound(issue, conceal);
   return issue.message;
+}
+
+/** "must be at least 1, got 0", "list at least one": zod's "Too small: expected number to be >=1" in words. */
+function describeBound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>, conceal: boolean): string {
+  const small = issue.code === 'too_small';
+  const limit = Number(small ? issue.minimum : issue.maximum);
+  if (issue.origin === 'array') {
+    const count = limit === 1 ? 'one entry' : `${limit} entries`;
+    return small ? `list at least ${count}` : `list at most ${count}`;
+  }
+  const bound = issue.inclusive === false ? (small ? 'more than' : 'less than') : small ? 'at least' : 'at most';
+  const got = typeof issue.input === 'number' ? `, got ${describeValue(issue.input, conceal)}` : '';
+  return `must be ${bound} ${limit}${got}`;
+}
+
+/** YAML's words for zod's types: a list, a mapping. */
+function expectedType(expected: string): string {
+  if (expected === 'array') return 'a list';
+  if (expected === 'object') return 'a mapping';
+  return expected;
+}
+
+/** `targets: http://a` where a list is wanted: the list of one it probably means. */
+function listHint(issue: Extract<Issue, { code: 'invalid_type' }>, conceal: boolean): string {
+  const scalar = typeof issue.input === 'string' || typeof issue.input === 'number';
+  return issue.expected === 'array' && scalar && !conceal ? `; for a list of one, write [${String(issue.input)}]` : '';
 }
 
 function describeChoice(values: readonly unknown[], input: unknown, conceal: boolean, note: string | undefined): string {

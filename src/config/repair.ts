@@ -53,6 +53,7 @@ function fix(draft: Draft, issue: Issue): boolean {
   return (
     fillSection(draft, issue, path) ||
     fillListItem(draft, path) ||
+    fillKeyFile(draft, path) ||
     fillPolicy(draft, path) ||
     fillOrigins(draft, path) ||
     takeSuggestion(draft, issue, path) ||
@@ -100,6 +101,20 @@ function fillListItem(draft: Draft, path: readonly (string | number)[]): boolean
   } else {
     return false;
   }
+  return true;
+}
+
+/**
+ * A broken public_key_file or jwks_file (a number, an entry written `{path: ...}`) still gives the provider a key
+ * source, checked as public keys (a JWKS stand-in: no file to find), so it is not also "missing a key".
+ */
+function fillKeyFile(draft: Draft, path: readonly (string | number)[]): boolean {
+  const [section, index, key] = path;
+  if (section !== 'providers' || typeof index !== 'number' || (key !== 'public_key_file' && key !== 'jwks_file')) return false;
+  const provider = (Array.isArray(draft.providers) ? draft.providers : [])[index];
+  if (!isMapping(provider)) return false;
+  delete provider[key];
+  provider.jwks_uri ??= PROVIDER_KEY_PLACEHOLDERS.jwks_uri;
   return true;
 }
 

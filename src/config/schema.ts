@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
 const duration = z
-  .string()
+  // `timeout: 30` is the classic slip: telling its author to quote it would only get "30" refused next.
+  .string({ error: (issue) => (issue.input === undefined ? undefined : 'expected a duration with a unit, like 250ms, 30s, 5m or 1h') })
   .regex(DURATION_PATTERN, 'expected a duration with a unit, like 250ms, 30s, 5m or 1h');
 
 const size = z.union([
@@ -22,7 +23,12 @@ const httpUrl = z
   .string()
   .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected an http:// or https:// URL without query or fragment')
   // The pattern lets through hosts no URL parser takes ("http://[x"); compile and the proxy parse it.
-  .refine((url) => URL.canParse(url), 'not a valid URL: check the host and port');
+  .refine((url) => URL.canParse(url), 'not a valid URL: check the host and port')
+  // Neither the upstream pools nor fetch send them, and a log line naming the URL would show them.
+  .refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), {
+    message: 'a URL here can not carry a user name or password: it would never be sent; remove "user:password@"',
+    abort: true,
+  });
 
 const stringList = z.array(nonEmpty);
 

@@ -41,7 +41,7 @@ export function checkShape(value: unknown, source: ConfigSource, options: ShapeO
       const known = knownKeysAt(path);
       for (const key of issue.keys) {
         problems.push(
-          problemAt(source, [...path, key], 'unknown_key', `unknown key "${key}"${didYouMean(key, known)}`, 'error', true),
+          problemAt(source, [...path, key], 'unknown_key', `unknown key "${key}"${didYouMean(key, known) || keysHere(known)}`, 'error', true),
         );
       }
       continue;
@@ -60,7 +60,14 @@ export function checkShape(value: unknown, source: ConfigSource, options: ShapeO
  */
 function narrowed(issue: Issue): Issue[] {
   if (issue.code !== 'invalid_union' || !/^Invalid input$/.test(issue.message)) return [issue];
-  const further = issue.errors.filter((branch) => branch.length > 0 && branch.every((e) => e.path.length > 0));
+  // A branch got past the type check when its issues are all inside the value, or are keys it does not
+  // know (a mapping where a mapping was wanted: `{path: k.pem}` for `{file, kid}`).
+  const further = issue.errors.filter((branch) => branch.length > 0 && branch.every((e) => e.path.length > 0 || e.code === 'unrecognized_keys'));
   if (further.length !== 1) return [issue];
   return further[0]!.flatMap((inner) => narrowed({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
+}
+
+/** No name is close enough to suggest: the few a small mapping takes are listed instead. */
+function keysHere(known: readonly string[]): string {
+  return known.length > 0 && known.length <= 8 ? ` (this mapping takes ${known.join(', ')})` : '';
 }

@@ -31,7 +31,10 @@ export function closest(input: string, candidates: Iterable<string>): string | u
   if (best !== undefined && bestDistance <= allowed) return best;
   // A longer spelling of a short name ("warning" for warn, "information" for info) is far by edits.
   const [stem, ...more] = list.filter((c) => c.length >= 3 && lowered.startsWith(c.toLowerCase()));
-  return more.length === 0 ? stem : undefined;
+  if (stem !== undefined) return more.length === 0 ? stem : undefined;
+  // So is a name cut short ("shutdown" for shutdown_timeout, "health" for health_check).
+  const [whole, ...others] = lowered.length >= 4 ? list.filter((c) => c.toLowerCase().startsWith(lowered)) : [];
+  return others.length === 0 ? whole : undefined;
 }
 
 /** ' (did you mean "x"?)' or ''. */

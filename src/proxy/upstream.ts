@@ -86,6 +86,11 @@ export class Upstream {
     this.health?.start();
   }
 
+  /** Stop the active checks; requests in flight keep what the checks last found. */
+  stopChecks(): void {
+    this.health?.stop();
+  }
+
   /** Stop the checks and close the connections; used once no request can use this upstream any more. */
   close(): void {
     this.health?.stop();

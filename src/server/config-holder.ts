@@ -41,7 +41,10 @@ export class ConfigHolder {
     this.active = new ActiveConfig(next);
     previous.retired = true;
     if (previous.inFlight === 0) previous.config.close(next);
-    else this.retained++;
+    else {
+      this.retained++;
+      previous.config.retire();
+    }
     return previous.config;
   }
 

@@ -4,7 +4,7 @@
 // So is an upstream whose every target is out: its routes fail, but taking the gateway out of the load
 // balancer would fail every other route too.
 //
-// The admin port listens on server.host (every interface by default), so /readyz is for anyone who can
+// The admin port may be opened to other hosts (server.admin_host), so /readyz is for anyone who can
 // reach it: a reason names the provider and the kind of failure, never the URL or host its keys come
 // from; only a discovery document that names another issuer has both issuers named (every token names
 // its issuer anyway, and the difference is the fix). The full error, address included, is in the
@@ -23,13 +23,15 @@ export function readinessOf(config: CompiledConfig | undefined, draining: boolea
   const reasons: string[] = [];
   if (draining) reasons.push('shutting down');
   if (config === undefined) reasons.push('no configuration loaded');
+  const warnings: string[] = [];
   for (const provider of config?.verifier.providers.all ?? []) {
     const status = provider.keys.status();
-    if (status.ready) continue;
-    const why = status.failure !== undefined ? describeKeyFailure(status.failure) : 'first fetch in progress';
-    reasons.push(`provider "${provider.name}": keys not fetched yet (${why})`);
+    const why = status.failure !== undefined ? describeKeyFailure(status.failure) : undefined;
+    if (!status.ready) reasons.push(`provider "${provider.name}": keys not fetched yet (${why ?? 'first fetch in progress'})`);
+    // Keys held, but the identity provider (or the key file) has stopped giving new ones: a key it
+    // rotates in now will not verify. Ready still: the tokens signed with the held keys pass.
+    else if (why !== undefined) warnings.push(`provider "${provider.name}": the last key refresh failed (${why}); the keys already held keep verifying`);
   }
-  const warnings: string[] = [];
   const limiting = config?.rateLimiting;
   if (limiting !== undefined && !limiting.store.status().reachable) {
     const unreachable = `rate limit store (${limiting.store.kind}) unreachable`;

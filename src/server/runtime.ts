@@ -12,9 +12,9 @@ import { applyClientTimeouts, clientLimits } from './client-limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
+import { announceConfig, jwksEventsFor, trafficEventsFor, upstreamEventsFor, warnAboutRestartOnlySettings } from './runtime-events.ts';
 import { watchFile, type ConfigWatcher } from '../config/watch.ts';
 import type { Settings } from '../config/settings.ts';
-import type { TrafficEvents } from '../traffic/compile.ts';
 import type { LimitStore } from '../traffic/limit-store.ts';
 
 export interface StartOptions {
@@ -71,29 +71,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const logger = options.logger ?? createLogger(initialLevel);
   let holder: ConfigHolder | undefined;
   const metrics = new GatewayMetrics({ reloads: options.countReloads !== false, tokenCache: () => holder!.current.verifier.cache, configsRetained: () => holder?.retained ?? 0, upstreams: () => holder?.current.upstreams.values() ?? [] });
-  const jwksEvents = {
-    onFetch(provider: string, outcome: { ok: true; keys: number; changed: boolean } | { ok: false; error: string }) {
-      metrics.jwksFetch(provider, outcome.ok);
-      if (outcome.ok) {
-        if (outcome.changed) logger.info({ provider, keys: outcome.keys }, 'provider keys loaded');
-      } else logger.warn({ provider, error: outcome.error }, 'fetching provider keys failed; retrying');
-    },
-    onFileRead(provider: string, file: string, outcome: { ok: true; keys: number } | { ok: false; error: string }) {
-      if (outcome.ok) logger.info({ provider, file, keys: outcome.keys }, 'provider key file reloaded');
-      else logger.error({ provider, file, error: outcome.error }, 'provider key file refused; the keys already held keep verifying');
-    },
-  };
-
-  const upstreamEvents = {
-    onHealthChange(upstream: string, target: string, healthy: boolean, why: string) {
-      if (healthy) logger.info({ upstream, target, why }, 'upstream target healthy again');
-      else logger.warn({ upstream, target, why }, 'upstream target failed its health checks; it gets no requests');
-    },
-    onEjection(upstream: string, target: string, forMs: number) {
-      metrics.upstreamEjection(upstream, target);
-      logger.warn({ upstream, target, ejected_ms: forMs }, 'upstream target ejected after consecutive failures');
-    },
-  };
+  const jwksEvents = jwksEventsFor(logger, metrics);
+  const upstreamEvents = upstreamEventsFor(logger, metrics);
 
   // The failure mode the outage warning names: the newest config's, from the moment it is compiled (its
   // store connects before it is in force).
@@ -118,28 +97,32 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   // With a listener here, Node no longer answers "100 Continue" before the gateway has decided.
   server.on('checkContinue', gateway.handle);
   server.on('clientError', gateway.handleClientError);
-  await listen(server, settings.port, settings.host);
-  const port = (server.address() as { port: number }).port;
 
   let draining = false;
   const readiness = () => readinessOf(holder!.current, draining);
-  let admin: http.Server | undefined;
-  let adminPort: number | undefined;
-  if (options.admin !== false) {
-    admin = createAdminServer(
-      {
-        readiness,
-        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      },
-      settings,
-    );
-    await listen(admin, settings.adminPort, settings.adminHost);
-    adminPort = (admin.address() as { port: number }).port;
+  const admin =
+    options.admin === false
+      ? undefined
+      : createAdminServer({ readiness, metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }) }, settings);
+  try {
+    await listen(server, settings.port, settings.host);
+    if (admin !== undefined) await listen(admin, settings.adminPort, settings.adminHost);
+  } catch (err) {
+    // A start that failed (a port in use) leaves nothing behind: a listening gateway port or a Redis
+    // connection would keep the process running, serving without its admin port or doing nothing, after
+    // it has said it could not start, and a supervisor would never see it exit.
+    for (const listener of [server, admin]) if (listener?.listening) listener.close();
+    first.close();
+    throw err;
   }
+  const port = (server.address() as { port: number }).port;
+  const adminPort = admin === undefined ? undefined : (admin.address() as { port: number }).port;
   first.verifier.providers.start();
   for (const upstream of first.upstreams.values()) upstream.start();
 
   let reloading = Promise.resolve(true);
+  /** A config a reload has compiled and not yet put in force: a shutdown meanwhile closes it. */
+  let pending: CompiledConfig | undefined;
   const reload = (trigger = 'manual', text?: string): Promise<boolean> => {
     // Whatever goes wrong in a reload, the last good config keeps serving: a reload never takes the process down.
     reloading = reloading.then(() =>
@@ -167,8 +150,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       logger.error({ trigger, error: err instanceof Error ? err.message : String(err) }, 'config reload refused; the last good config keeps serving');
       return false;
     }
+    // A shutdown that began meanwhile wins: a config put in force after it would never be closed, and its
+    // Redis connection, health checks and key fetches would keep the stopped process alive for ever.
+    if (draining) {
+      next.close(holder!.current);
+      return false;
+    }
     limitFailure = next.rateLimiting.failure;
+    pending = next;
     await Promise.all([firstKeys(next, NEW_KEYS_WAIT_MS), next.rateLimiting.store.start(next.rateLimiting.timeoutMs)]);
+    pending = undefined;
+    if (draining) return false; // close() has closed it
     warnAboutRestartOnlySettings(logger, holder!.current.settings, next.settings);
     applyClientTimeouts(server, next.settings);
     if (admin !== undefined) applyClientTimeouts(admin, next.settings);
@@ -192,6 +184,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     if (draining) return;
     draining = true;
     watcher?.close();
+    pending?.close(holder!.current);
     const deadline = holder!.current.settings.shutdownTimeoutMs;
     gateway.drain();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -215,19 +208,6 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
 
   return { port, adminPort, logger, metrics, holder, readiness, reload, close };
-}
-
-/** Rate limit refusals and store errors are counted; a store outage is logged once, and its end. */
-function trafficEventsFor(logger: Logger, metrics: GatewayMetrics, failure: () => 'open' | 'closed'): TrafficEvents {
-  return {
-    limited: (route, policy) => metrics.limited(route, policy),
-    storeError: () => metrics.rateLimitStoreError(),
-    unreachable(store, error) {
-      const effect = failure() === 'open' ? 'requests pass unlimited (rate_limit_failure: open)' : 'rate limited routes answer 503 (rate_limit_failure: closed)';
-      logger.warn({ store, error }, `rate limit store unreachable: ${effect} until it is back`);
-    },
-    reachable: (store) => logger.info({ store }, 'rate limit store reachable again'),
-  };
 }
 
 function withOverrides(settings: Settings, options: StartOptions): Settings {
@@ -263,29 +243,4 @@ async function firstKeys(config: CompiledConfig, waitMs: number): Promise<void> 
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(pending), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
   clearTimeout(timer);
-}
-
-function announceConfig(logger: Logger, config: CompiledConfig, trigger?: string): void {
-  for (const warning of config.warnings) logger.warn({ warning: formatProblem(warning) }, 'config warning');
-  for (const provider of config.defaultSecrets) {
-    logger.warn(
-      { provider },
-      `DEV DEFAULT SECRET IN USE: provider "${provider}" verifies tokens with the fallback secret written in the config file; anyone who has read the file can mint tokens. Set its variable (e.g. JWT_SECRET) before exposing this gateway.`,
-    );
-  }
-  logger.info(
-    {
-      ...(trigger !== undefined ? { trigger } : {}),
-      routes: config.router.routes.map((r) => `${r.name}: ${r.methods ? [...r.methods].join(',') + ' ' : ''}${r.pattern.kind === 'exact' ? '' : 'prefix '}${r.pattern.source}${r.host ? ' host ' + r.host.source : ''} -> ${r.upstream.name} (${r.auth})`),
-      providers: config.verifier.providers.all.map((p) => `${p.name}: ${p.issuer ?? 'any issuer'} [${p.algorithms.join(',')}] (${p.keys.kind})`),
-    },
-    trigger === undefined ? 'config loaded' : 'config reloaded',
-  );
-}
-
-const RESTART_ONLY: readonly (keyof Settings)[] = ['host', 'port', 'adminHost', 'adminPort', 'workers', 'maxHeaderBytes'];
-
-function warnAboutRestartOnlySettings(logger: Logger, running: Settings, next: Settings): void {
-  const changed = RESTART_ONLY.filter((k) => running[k] !== next[k]);
-  if (changed.length > 0) logger.warn({ settings: changed }, 'these server settings take effect after a restart');
 }

@@ -1,6 +1,7 @@
 // The command line as users script it: validate's exit codes and FILE:LINE:COL messages, startup refusing
 // a bad config with the same messages, token minting, and a clean stop on SIGTERM.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { jwtVerify } from 'jose';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -68,11 +69,39 @@ describe('portcullis validate', () => {
     assert.match(stdout, /is valid \(3 warnings\)/);
   });
 
+  test('a fallback secret the gateway would refuse to start with is a warning, where its variable is unset', async () => {
+    const file = writeFile(tempDir(), 'gateway.yaml', stringify({
+      providers: [{ name: 'demo', issuer: 'demo', secret: '${JWT_SECRET:-dev-only-secret-change-me-0123456789}' }],
+      upstreams: { app: 'http://127.0.0.1:1' },
+      routes: [{ name: 'all', prefix: '/', upstream: 'app' }],
+    }));
+    const unset = await runCli(['validate', '--config', file], { env: { JWT_SECRET: '', PORTCULLIS_ALLOW_DEFAULT_SECRETS: '' } });
+    assert.equal(unset.code, 0, unset.stdout);
+    assert.match(unset.stdout, /:4:13: warning: providers\[0\]\.secret: JWT_SECRET is not set, so provider "demo" would verify tokens with the fallback secret/);
+    assert.match(unset.stdout, /is valid \(1 warning\)\n$/);
+    const json = await runCli(['validate', '--json', '--config', file], { env: { JWT_SECRET: '', PORTCULLIS_ALLOW_DEFAULT_SECRETS: '' } });
+    assert.deepEqual(JSON.parse(json.stdout).problems.map((p: { code: string; severity: string }) => [p.code, p.severity]), [['default_secret', 'warning']]);
+    for (const env of [{ JWT_SECRET: 'x'.repeat(40) }, { JWT_SECRET: '', PORTCULLIS_ALLOW_DEFAULT_SECRETS: '1' }]) {
+      assert.match((await runCli(['validate', '--config', file], { env })).stdout, /is valid\n$/);
+    }
+  });
+
   test('PORTCULLIS_CONFIG names the file when --config is absent', async () => {
     const file = writeFile(tempDir(), 'elsewhere.yaml', BROKEN);
     const { code, stdout } = await runCli(['validate'], { env: { PORTCULLIS_CONFIG: file, JWT_SECRET: 'x'.repeat(40) } });
     assert.equal(code, 1);
     assert.ok(stdout.includes(file));
+  });
+});
+
+describe('portcullis --help', () => {
+  test('every command it lists has a row in the README\'s commands table', async () => {
+    const { stdout } = await runCli(['--help']);
+    const commands = [...stdout.matchAll(/^  ([a-z]+) {2,}/gm)].map((m) => m[1]!);
+    assert.ok(commands.length >= 6, stdout);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const rows = readme.split('\n').filter((line) => line.startsWith('| `portcullis '));
+    assert.deepEqual(commands.filter((command) => !rows.some((row) => row.startsWith(`| \`portcullis ${command}`))), []);
   });
 });
 

@@ -121,6 +121,12 @@ describe('key rotation', () => {
     writeFileSync(path.join(dir, 'jwks.json'), '{"keys": [');
     await waitForLog((l) => l.msg === 'provider key file refused; the keys already held keep verifying');
     assert.equal(await call(secondToken), 200);
+    // Still ready (its keys verify), and the operator is told the file in place is not the one in force.
+    const readyz = await request(gw.adminUrl, '/readyz');
+    assert.equal(readyz.status, 200);
+    assert.deepEqual(readyz.json().warnings, [
+      'provider "internal": the last key refresh failed (the key file was refused when re-read; see the log); the keys already held keep verifying',
+    ]);
   });
 
   test('jwks_file is still watched after gateway.yaml is reloaded', async () => {
@@ -133,6 +139,7 @@ describe('key rotation', () => {
     const reloads = gw.logs.filter((l) => l.msg === 'provider key file reloaded').length;
     await waitForLog(() => gw.logs.filter((l) => l.msg === 'provider key file reloaded').length > reloads);
     assert.equal(await call(firstToken), 200);
+    assert.equal((await request(gw.adminUrl, '/readyz')).json().warnings, undefined);
   });
 
   async function waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<void> {

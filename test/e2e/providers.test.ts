@@ -349,6 +349,16 @@ describe('periodic JWKS refresh', () => {
       const withdrawn = await request(gw.url, '/x', { headers: bearer(oldToken) });
       assert.equal(withdrawn.status, 401);
       assert.equal(withdrawn.json().error, 'token_unknown_key');
+
+      // The identity provider goes down: the keys held keep verifying, and /readyz says refreshes fail.
+      idp.down = true;
+      await until(() => gw.running.readiness().warnings !== undefined);
+      const readyz = await request(gw.adminUrl, '/readyz');
+      assert.equal(readyz.status, 200);
+      assert.deepEqual(readyz.json().warnings, ['provider "corp": the last key refresh failed (HTTP 503); the keys already held keep verifying']);
+      assert.equal((await request(gw.url, '/x', { headers: bearer(newToken) })).status, 200);
+      idp.down = false;
+      await until(() => gw.running.readiness().warnings === undefined);
     } finally {
       await gw.close();
       await upstream.close();

@@ -151,4 +151,37 @@ describe('active health checks', () => {
     await until(() => wentOut(g, b!), 'b to go out');
     assert.equal(g.logs.find((l) => l.msg?.startsWith('upstream target failed') === true)!.why, 'timed out');
   });
+
+  test('a config a reload replaced, kept by a request in flight, checks nothing any more: each target is checked, and logged, once', async () => {
+    const [checked] = await targets('checked');
+    const held = await startUpstream('held');
+    servers.push(held);
+    let release = () => {};
+    held.handle((_req, res) => void (release = () => res.writeHead(200).end('held')));
+    let failedChecks = 0;
+    checked!.handle((req, res) => {
+      if (req.url !== '/healthz') return res.writeHead(200).end('checked');
+      if (!checked!.healthy) failedChecks++;
+      res.writeHead(checked!.healthy ? 200 : 500).end();
+    });
+    const config = (name: string) =>
+      configWith('', [{ name: 'stream', prefix: '/stream', upstream: 'held', auth: 'public' }, { ...routes[0], name }], {
+        upstreams: { held: held.url, app: { targets: [checked!.url], health_check: { ...FAST_CHECKS, unhealthy_threshold: 1 } } },
+      });
+    gw = await startTestGateway(config('all'));
+    const streaming = request(gw.url, '/stream'); // holds the first config until released
+    await until(() => held.received.length === 1, 'the long request to reach its upstream');
+    assert.equal(await gw.rewrite(config('everything')), true);
+    assert.equal(gw.running.holder.retained, 1);
+
+    checked!.healthy = false;
+    const failed = () => gw!.logs.filter((l) => l.msg === 'upstream target failed its health checks; it gets no requests').length;
+    await until(() => failed() >= 1, 'the failed check to be logged');
+    // Two configs checking every 200ms would interleave: in three more checks, the retired one's would be.
+    const seen = failedChecks;
+    await until(() => failedChecks >= seen + 3, 'three more checks');
+    assert.equal(failed(), 1, 'the target was checked, and its failure logged, by the retired config too');
+    release();
+    assert.equal((await streaming).status, 200);
+  });
 });

@@ -220,6 +220,9 @@ describe('readiness reasons', () => {
       // The operator still gets the whole story, address included, in the log.
       const corpWarning = gw.logs.find((l) => l.provider === 'corp' && l.level === 'warn');
       assert.match(String(corpWarning?.error), new RegExp(`http://${hostPort}/internal/realms/corp/certs answered HTTP 500`));
+      // A key server that is down is named too: "fetch failed" alone says nothing of where to look.
+      const goneWarning = gw.logs.find((l) => l.provider === 'gone' && l.level === 'warn');
+      assert.equal(goneWarning?.error, `http://${deadHostPort}/internal/realms/gone/certs: could not connect (ECONNREFUSED)`);
     } finally {
       await gw.close();
       await upstream.close();

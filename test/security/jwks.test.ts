@@ -58,6 +58,7 @@ describe('hostile key servers', () => {
   let evil: AttackerServer;
   let elsewhere: AttackerServer;
   let sameOrigin: AttackerServer;
+  let leaky: AttackerServer;
   let upstream: Upstream;
   let gw: TestGateway;
 
@@ -78,6 +79,9 @@ describe('hostile key servers', () => {
         res.end();
       }
     });
+    // A discovery document whose jwks_uri carries a password: fetch refuses it, with a message that
+    // repeats the URL, password and all.
+    leaky = await startAttackerServer({ issuer: 'https://leaky.example.com', jwks_uri: `http://svc:hunter2@${sameOrigin.url.slice('http://'.length)}/keys` });
     upstream = await startUpstream();
     gw = await startTestGateway({
       server: { host: '127.0.0.1' },
@@ -85,6 +89,7 @@ describe('hostile key servers', () => {
         { name: 'bomb', issuer: 'bomb', audience: 'api', jwks_uri: `${bomb.url}/keys` },
         { name: 'redirected', issuer: 'redirected', audience: 'api', jwks_uri: `${elsewhere.url}/keys` },
         { name: 'moved', issuer: 'moved', audience: 'api', jwks_uri: `${sameOrigin.url}/old/keys` },
+        { name: 'leaky', issuer: 'https://leaky.example.com', audience: 'api', discovery: `${leaky.url}/.well-known/openid-configuration` },
       ],
       upstreams: { app: upstream.url },
       routes: [{ name: 'app', prefix: '/', upstream: 'app' }],
@@ -92,7 +97,7 @@ describe('hostile key servers', () => {
   });
   after(async () => {
     await gw.close();
-    for (const server of [bomb, evil, elsewhere, sameOrigin]) await server.close();
+    for (const server of [bomb, evil, elsewhere, sameOrigin, leaky]) await server.close();
     await upstream.close();
   });
 
@@ -124,6 +129,13 @@ describe('hostile key servers', () => {
     const ready = await request(gw.adminUrl, '/readyz');
     assert.match(ready.body, /provider \\"redirected\\": [^"]*redirected to another origin or to plain http/);
     assert.doesNotMatch(ready.body, /127\.0\.0\.1/, 'readiness names no address');
+  });
+
+  test('a discovered jwks_uri with a password in it is not fetched, and the log line names it without the password', async () => {
+    const failed = await firstFetch(gw.logs, 'leaky');
+    assert.equal(failed.msg, FETCH_FAILED);
+    assert.equal(failed.error, `${sameOrigin.url}/keys: the URL carries a user name or password, which is never sent`);
+    assert.ok(!JSON.stringify(gw.logs).includes('hunter2'), 'the password reached the log');
   });
 
   test('control: a redirect within the same origin is followed', async () => {

@@ -48,7 +48,7 @@ describe('validate lists every error in one run', () => {
     assert.deepEqual(shown(text), [
       'gw.yaml:2:5: providers[0].name: missing required key "name"',
       'gw.yaml:10:5: routes[0].name: missing required key "name"',
-      'gw.yaml:12:5: routes[1]: expected object, got string "just text"',
+      'gw.yaml:12:5: routes[1]: expected a mapping, got string "just text"',
       'gw.yaml:15:15: routes[2].upstream: unknown upstream "nowhere"; define it under upstreams',
     ]);
   });
@@ -106,6 +106,50 @@ describe('choices: what they take, and the nearest one', () => {
     assert.deepEqual(shown(text), [
       'gw.yaml:12:16: server.trust_proxy: must be a boolean or a list, got string "yes"',
       'gw.yaml:13:15: server.access_log: expected boolean, got number 1',
+    ]);
+  });
+
+  test('a duration without a unit is told to add one, not to quote the number (which would only be refused next)', () => {
+    const text = route('    timeout: 5\n') + 'server:\n  shutdown_timeout: 30\ncors:\n  origins: [https://app.example.com]\n  max_age: 600\n';
+    assert.deepEqual(shown(text), [
+      'gw.yaml:11:14: routes[0].timeout: expected a duration with a unit, like 250ms, 30s, 5m or 1h; got number 5',
+      'gw.yaml:13:21: server.shutdown_timeout: expected a duration with a unit, like 250ms, 30s, 5m or 1h; got number 30',
+      'gw.yaml:16:12: cors.max_age: expected a duration with a unit, like 250ms, 30s, 5m or 1h; got number 600',
+    ]);
+  });
+
+  test('bounds, lists and mappings in words, without zod\'s "Too small: expected array to have >=1 items"', () => {
+    const text = `upstreams:
+  app:
+    targets: http://127.0.0.1:3000
+    max_connections: 0
+    health_check: true
+routes:
+  - { name: api, prefix: /api, upstream: app, auth: public, methods: [] }
+`;
+    assert.deepEqual(shown(text), [
+      'gw.yaml:3:14: upstreams.app.targets: expected a list, got string "http://127.0.0.1:3000"; for a list of one, write [http://127.0.0.1:3000]',
+      'gw.yaml:4:22: upstreams.app.max_connections: must be at least 1, got number 0',
+      'gw.yaml:5:19: upstreams.app.health_check: expected a mapping, got boolean true',
+      'gw.yaml:7:70: routes[0].methods: list at least one entry',
+    ]);
+  });
+
+  test('a mapping given where a list entry takes {file, kid} names the key it lacks and the keys it takes', () => {
+    const text = HEAD.replace('    secret: a-secret-that-is-at-least-32-bytes-long\n', '    public_key_file: [{ path: keys/next.pem }]\n') + '  - { name: api, prefix: /api, upstream: app }\n';
+    // Not also "a provider needs one of: secret, public_key_file...": it has one, broken.
+    assert.deepEqual(shown(text), [
+      'gw.yaml:4:23: providers[0].public_key_file[0].file: missing required key "file"',
+      'gw.yaml:4:25: providers[0].public_key_file[0].path: unknown key "path" (this mapping takes file, kid)',
+    ]);
+    const numbered = HEAD.replace('    secret: a-secret-that-is-at-least-32-bytes-long\n', '    jwks_file: 5\n') + '  - { name: api, prefix: /api, upstream: app }\n';
+    assert.deepEqual(shown(numbered), ['gw.yaml:4:16: providers[0].jwks_file: expected string, got number 5; put it in quotes to write it as text']);
+    assert.deepEqual(shown(route('') + 'server:\n  shutdown: 5s\n').slice(0, 1), [
+      'gw.yaml:12:3: server.shutdown: unknown key "shutdown" (did you mean "shutdown_timeout"?)',
+    ]);
+    const upstream = HEAD.replace('  app: http://127.0.0.1:3000\n', '  app: { targets: [http://127.0.0.1:3000], health_check: { path: /h, every: 5s } }\n');
+    assert.deepEqual(shown(upstream + '  - { name: api, prefix: /api, upstream: app }\n'), [
+      'gw.yaml:6:70: upstreams.app.health_check.every: unknown key "every" (this mapping takes path, interval, timeout, healthy_threshold, unhealthy_threshold)',
     ]);
   });
 });

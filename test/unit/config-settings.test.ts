@@ -28,6 +28,27 @@ describe('server settings', () => {
   });
 });
 
+describe('timeouts that must not be 0', () => {
+  const shown = (server: string) => loadConfigText('gw.yaml', `server:\n${server}` + MINIMAL, {}).problems.map((p) => `${p.path}: ${p.message}`);
+
+  test('a client timeout of 0 (Node: no limit) is refused: a slow or idle client would hold its connection for ever', () => {
+    const forEver = 'must be longer than 0: 0 turns the limit off, and a slow or idle client would hold its connection for ever';
+    assert.deepEqual(shown('  headers_timeout: 0s\n  keep_alive_timeout: 0ms\n'), [
+      `server.headers_timeout: headers_timeout ${forEver}`,
+      `server.keep_alive_timeout: keep_alive_timeout ${forEver}`,
+    ]);
+    // Not also "headers_timeout must not be longer than request_timeout": 0 is not a short timeout.
+    assert.deepEqual(shown('  request_timeout: 0s\n'), [`server.request_timeout: request_timeout ${forEver}`]);
+  });
+
+  test('jwks_refresh: 0s is refused: it would fetch keys in a loop that never pauses', () => {
+    const text = 'providers:\n  - { name: corp, issuer: corp, jwks_uri: "https://idp.example.com/keys", jwks_refresh: 0s }\n' + MINIMAL.replace('    auth: public\n', '');
+    assert.deepEqual(loadConfigText('gw.yaml', text, {}).problems.map((p) => `${p.path}: ${p.message}`), [
+      'providers[0].jwks_refresh: jwks_refresh must be longer than 0: keys would be fetched again and again without a pause',
+    ]);
+  });
+});
+
 describe('readAdminAddress (what portcullis health probes)', () => {
   const dir = tempDir();
   const read = (name: string, text: string, env: NodeJS.ProcessEnv = {}) => readAdminAddress(writeFile(dir, name, text), env);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { formatProblem } from '../../src/config/problems.ts';
-import { tempDir, writeFile } from '../helpers/keys.ts';
+import { publicJwk, rsaKeyPair, tempDir, writeFile } from '../helpers/keys.ts';
 
 const SECRET = 'a-secret-that-is-at-least-32-bytes-long';
 
@@ -183,6 +183,22 @@ describe('validate: keys', () => {
     assert.deepEqual(problems(config('    jwks_file: keys/missing.json'), file).map((p) => p.replace(/^\S+ /, '')), ['providers[0].jwks_file: keys/missing.json does not exist']);
     assert.deepEqual(problems(config('    jwks_file: text.json'), file).map((p) => p.replace(/^\S+ /, '')), ['providers[0].jwks_file: text.json is not JSON']);
     assert.deepEqual(problems(config('    jwks_file: private.json'), file).map((p) => p.replace(/^\S+ /, '')), ['providers[0].jwks_file: private.json holds no public keys']);
+  });
+
+  test('jwks_file: a key that can verify nothing is refused by name (it used to pass, and every token naming it got token_invalid)', async () => {
+    const dir = tempDir();
+    const good = await publicJwk(rsaKeyPair(), 'current');
+    const { n: _n, ...withoutModulus } = good;
+    writeFile(dir, 'broken.json', JSON.stringify({ keys: [good, { ...withoutModulus, kid: 'next' }] }));
+    writeFile(dir, 'small.json', JSON.stringify({ keys: [{ ...good, n: 'AQAB' }] }));
+    writeFile(dir, 'mislabelled.json', JSON.stringify({ keys: [{ ...good, alg: 'ES256' }] }));
+    writeFile(dir, 'good.json', JSON.stringify({ keys: [good] }));
+    const file = `${dir}/gateway.yaml`;
+    const shown = (name: string) => problems(config(`    jwks_file: ${name}`), file).map((p) => p.replace(/^\S+ /, ''));
+    assert.deepEqual(shown('broken.json'), ['providers[0].jwks_file: broken.json: key 2 (kid "next") is not a valid RSA public key: check its members (kty, n and e, crv, x and y)']);
+    assert.deepEqual(shown('small.json'), ['providers[0].jwks_file: small.json: key 1 (kid "current") is a 17-bit RSA key; at least 2048 bits are required']);
+    assert.deepEqual(shown('mislabelled.json'), ['providers[0].jwks_file: mislabelled.json: key 1 (kid "current") says alg ES256, but it is an RSA 2048-bit key, which verifies RS256, RS384, RS512, PS256, PS384, PS512']);
+    assert.deepEqual(shown('good.json'), []);
   });
 });
 

@@ -35,6 +35,23 @@ describe('validate: upstream resilience', () => {
     assert.deepEqual(shown('    balance: hash\n    hash_key: claim:org.id'), []);
   });
 
+  test('a target or key URL with a user name or password is refused, without repeating it: neither would send it', () => {
+    const problems = loadConfigText('gw.yaml', `providers:
+  - { name: corp, issuer: corp, jwks_uri: "https://svc:hunter2@idp.example.com/keys" }
+  - { name: disc, issuer: https://idp.example.com, discovery: "https://svc:hunter2@idp.example.com" }
+upstreams:
+  app: { targets: ["http://svc:hunter2@10.0.0.1:8080"] }
+routes:
+  - { name: api, prefix: /api, upstream: app }
+`, {}).problems.map(formatProblem);
+    const refusal = 'a URL here can not carry a user name or password: it would never be sent; remove "user:password@"';
+    assert.deepEqual(problems, [
+      `gw.yaml:2:43: providers[0].jwks_uri: ${refusal}`,
+      `gw.yaml:3:63: providers[1].discovery: ${refusal}`,
+      `gw.yaml:5:20: upstreams.app.targets[0]: ${refusal}`,
+    ]);
+  });
+
   test('health checks more often than every 100ms, or slower than their interval', () => {
     assert.deepEqual(shown('    health_check: { path: /healthz, interval: 50ms, timeout: 20ms }'), [
       'gw.yaml:4:47: upstreams.app.health_check.interval: health_check.interval must be at least 100ms',
@@ -78,8 +95,8 @@ describe('validate: upstream resilience', () => {
         'gw.yaml:6:20: upstreams.app.queue_timeout: expected a duration with a unit, like 250ms, 30s, 5m or 1h',
         'gw.yaml:7:19: upstreams.app.health_check.path: missing required key "path"',
         'gw.yaml:7:35: upstreams.app.health_check.unhealty_threshold: unknown key "unhealty_threshold" (did you mean "unhealthy_threshold"?)',
-        'gw.yaml:8:48: upstreams.app.outlier_detection.consecutive_failures: Too small: expected number to be >=1',
-        'gw.yaml:9:26: upstreams.app.retries.attempts: Too big: expected number to be <=10',
+        'gw.yaml:8:48: upstreams.app.outlier_detection.consecutive_failures: must be at least 1, got number 0',
+        'gw.yaml:9:26: upstreams.app.retries.attempts: must be at most 10, got number 11',
         'gw.yaml:9:35: upstreams.app.retries.on[0]: expected connect_failure, reset, 502, 503 or 504',
         'gw.yaml:9:56: upstreams.app.retries.budget: expected a percentage like 20%',
       ],

@@ -77,6 +77,21 @@ describe('a jwks_file', () => {
   });
 });
 
+describe('a jwks_file rewritten with a key that verifies nothing', () => {
+  test('is refused as a whole, and the keys already held keep verifying', async () => {
+    const pair = rsaKeyPair();
+    const file = writeFile(tempDir(), 'jwks.json', JSON.stringify({ keys: [await publicJwk(pair, 'current')] }));
+    const refused: string[] = [];
+    const source = new JwksFileSource('internal', file, readJwksFile(file), { onFileRead: (_p, _f, outcome) => void (outcome.ok || refused.push(outcome.error)) });
+    const { n: _n, ...broken } = await publicJwk(rsaKeyPair(), 'next');
+    writeFileSync(file, JSON.stringify({ keys: [await publicJwk(pair, 'current'), broken] }));
+    source.reread();
+    assert.deepEqual(refused, [`${file}: key 2 (kid "next") is not a valid RSA public key: check its members (kty, n and e, crv, x and y)`]);
+    assert.equal(source.generation, 1);
+    await source.resolve({ alg: 'RS256', kid: 'current' });
+  });
+});
+
 describe('issuer templates', () => {
   const entra = compileIssuerTemplate('https://login.microsoftonline.com/{tid}/v2.0', undefined);
   const listed = compileIssuerTemplate('https://login.microsoftonline.com/{tid}/v2.0', ['t-1']);

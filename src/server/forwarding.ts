@@ -15,7 +15,6 @@ const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 export function forwardHttp(context: RequestContext, res: ServerResponse, decision: Forward): void {
   const { req } = context;
-  const route = decision.route;
   const headers = forwardedHeaders(req.headers, context.active.config.forward, decision.identity, {
     requestId: context.id,
     remoteAddress: context.client,

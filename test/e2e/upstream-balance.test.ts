@@ -2,10 +2,11 @@
 // target with fewer requests in flight, and hash keeps a key (the caller's sub, address, a claim or a
 // header) on one target; when that target dies only its keys move, and they come back with it.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { bearer, request } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
+import { closedAfterEach } from '../helpers/lifecycle.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -15,22 +16,16 @@ const routes = [
 ];
 
 let gw: TestGateway | undefined;
-const servers: Upstream[] = [];
-
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closed = closedAfterEach();
 
 async function targets(...names: string[]): Promise<Upstream[]> {
   const started = await Promise.all(names.map((name) => startUpstream(name)));
-  servers.push(...started);
+  started.forEach(closed);
   return started;
 }
 
 async function gateway(upstreams: Upstream[], options: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<TestGateway> {
-  gw = await startTestGateway(configWith('', routes, { upstreams: { app: { targets: upstreams.map((u) => u.url), ...options } }, ...extra }));
+  gw = closed(await startTestGateway(configWith('', routes, { upstreams: { app: { targets: upstreams.map((u) => u.url), ...options } }, ...extra })));
   return gw;
 }
 
@@ -113,7 +108,7 @@ describe('balance', () => {
       else assert.equal(without.get(user), first.get(user), `${user} moved although its target is up`);
     }
 
-    servers.push(await startUpstream('c', cPort));
+    closed(await startUpstream('c', cPort));
     await until(() => g.logs.some((l) => l.msg === 'upstream target healthy again' && l.target === `127.0.0.1:${cPort}`), 'c to come back');
     assert.deepEqual(await placement(), first, 'c\'s users are back on c, the others never moved');
   });

@@ -3,9 +3,10 @@
 // no_healthy_upstream; a target comes back after healthy_threshold good checks; and what the checks found
 // survives a reload.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
+import { closedAfterEach } from '../helpers/lifecycle.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { sample, until } from '../helpers/wait.ts';
 
@@ -14,20 +15,14 @@ const routes = [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }];
 const FAST_CHECKS = { path: '/healthz', interval: '200ms', timeout: '200ms', unhealthy_threshold: 3, healthy_threshold: 1 };
 
 let gw: TestGateway | undefined;
-const servers: Upstream[] = [];
-
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closed = closedAfterEach();
 
 /** Targets that serve every request, and answer their health check as `healthy()` says. */
 async function targets(...names: string[]): Promise<(Upstream & { healthy: boolean; checksPassed: number })[]> {
   return Promise.all(
     names.map(async (name) => {
       const upstream = Object.assign(await startUpstream(name), { healthy: true, checksPassed: 0 });
-      servers.push(upstream);
+      closed(upstream);
       upstream.handle((req, res) => {
         if (req.url !== '/healthz') return res.writeHead(200, { 'x-served-by': name }).end(name);
         if (upstream.healthy) upstream.checksPassed++;
@@ -39,7 +34,7 @@ async function targets(...names: string[]): Promise<(Upstream & { healthy: boole
 }
 
 async function gateway(ups: Upstream[], options: Record<string, unknown>): Promise<TestGateway> {
-  gw = await startTestGateway(configWith('', routes, { upstreams: { app: { targets: ups.map((u) => u.url), ...options } } }));
+  gw = closed(await startTestGateway(configWith('', routes, { upstreams: { app: { targets: ups.map((u) => u.url), ...options } } })));
   return gw;
 }
 
@@ -130,7 +125,7 @@ describe('active health checks', () => {
     const [a, b] = await targets('a', 'b');
     b!.healthy = false;
     const config = (checks: object) => configWith('', routes, { upstreams: { app: { targets: [a!.url, b!.url], health_check: checks } } });
-    gw = await startTestGateway(config({ ...FAST_CHECKS, unhealthy_threshold: 1 }));
+    gw = closed(await startTestGateway(config({ ...FAST_CHECKS, unhealthy_threshold: 1 })));
     await until(() => wentOut(gw!, b!), 'b to go out');
     // The new checks run seldom and need three failures: everything right after the reload is what the
     // last config found out.
@@ -155,7 +150,7 @@ describe('active health checks', () => {
   test('a config a reload replaced, kept by a request in flight, checks nothing any more: each target is checked, and logged, once', async () => {
     const [checked] = await targets('checked');
     const held = await startUpstream('held');
-    servers.push(held);
+    closed(held);
     let release = () => {};
     held.handle((_req, res) => void (release = () => res.writeHead(200).end('held')));
     let failedChecks = 0;
@@ -168,7 +163,7 @@ describe('active health checks', () => {
       configWith('', [{ name: 'stream', prefix: '/stream', upstream: 'held', auth: 'public' }, { ...routes[0], name }], {
         upstreams: { held: held.url, app: { targets: [checked!.url], health_check: { ...FAST_CHECKS, unhealthy_threshold: 1 } } },
       });
-    gw = await startTestGateway(config('all'));
+    gw = closed(await startTestGateway(config('all')));
     const streaming = request(gw.url, '/stream'); // holds the first config until released
     await until(() => held.received.length === 1, 'the long request to reach its upstream');
     assert.equal(await gw.rewrite(config('everything')), true);

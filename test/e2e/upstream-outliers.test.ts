@@ -3,29 +3,24 @@
 // is up. With every target ejected and no active checks, the gateway still tries one (panic mode) rather
 // than refuse every request until an ejection ends.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { request } from '../helpers/http.ts';
+import { closedAfterEach } from '../helpers/lifecycle.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { sample, until } from '../helpers/wait.ts';
 
 const routes = [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }];
 
 let gw: TestGateway | undefined;
-const servers: Upstream[] = [];
-
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closed = closedAfterEach();
 
 /** Targets that answer 200 with their name, or `failing` status while it is set. */
 async function targets(...names: string[]): Promise<(Upstream & { failing: number | null })[]> {
   return Promise.all(
     names.map(async (name) => {
       const upstream = Object.assign(await startUpstream(name), { failing: null as number | null });
-      servers.push(upstream);
+      closed(upstream);
       upstream.handle((_req, res) => res.writeHead(upstream.failing ?? 200, { 'x-served-by': name }).end(name));
       return upstream;
     }),
@@ -48,7 +43,7 @@ describe('outlier detection', () => {
   test('a target failing requests in a row is ejected, gets no requests, and comes back after ejection_time', async () => {
     const [a, b] = await targets('a', 'b');
     a!.failing = 502;
-    gw = await startTestGateway(config([a!, b!], { outlier_detection: { consecutive_failures: 2, ejection_time: '1s' } }));
+    gw = closed(await startTestGateway(config([a!, b!], { outlier_detection: { consecutive_failures: 2, ejection_time: '1s' } })));
     await until(async () => (await request(gw!.url, '/x')).status === 200 && ejections(gw!, a!).length === 1, 'a to be ejected');
     assert.equal(ejections(gw, a!)[0]!.ejected_ms, 1000);
     assert.equal(await metric(gw, 'portcullis_upstream_ejections_total', a!), 1);
@@ -66,7 +61,7 @@ describe('outlier detection', () => {
   test('a target ejected again at once is ejected for twice as long', async () => {
     const [a, b] = await targets('a', 'b');
     a!.failing = 503;
-    gw = await startTestGateway(config([a!, b!], { outlier_detection: { consecutive_failures: 1, ejection_time: '200ms' } }));
+    gw = closed(await startTestGateway(config([a!, b!], { outlier_detection: { consecutive_failures: 1, ejection_time: '200ms' } })));
     await until(async () => {
       await request(gw!.url, '/x');
       return ejections(gw!, a!).length === 2;
@@ -78,7 +73,7 @@ describe('outlier detection', () => {
   test('with every target ejected and no active checks, requests still reach a target (panic mode), and pass once it recovers', async () => {
     const ups = await targets('a', 'b');
     for (const u of ups) u.failing = 503;
-    gw = await startTestGateway(config(ups, { outlier_detection: { consecutive_failures: 1, ejection_time: '5m' } }));
+    gw = closed(await startTestGateway(config(ups, { outlier_detection: { consecutive_failures: 1, ejection_time: '5m' } })));
     await until(async () => {
       await request(gw!.url, '/x');
       return ups.every((u) => ejections(gw!, u).length === 1);
@@ -99,7 +94,7 @@ describe('outlier detection', () => {
     const [a, b] = await targets('a', 'b');
     a!.failing = 502;
     const outliers = { consecutive_failures: 1, ejection_time: '5m' };
-    gw = await startTestGateway(config([a!, b!], { outlier_detection: outliers }));
+    gw = closed(await startTestGateway(config([a!, b!], { outlier_detection: outliers })));
     await until(async () => {
       await request(gw!.url, '/x');
       return ejections(gw!, a!).length === 1;

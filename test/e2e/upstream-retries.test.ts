@@ -5,32 +5,25 @@
 // its tries and the target that answered.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { accessLogs, configWith, startTestGateway, type LogLine, type TestGateway } from '../helpers/gateway.ts';
 import { request, type Response } from '../helpers/http.ts';
+import { closedAfterEach } from '../helpers/lifecycle.ts';
 import { startUpstream, unusedPort, type Upstream } from '../helpers/upstream.ts';
 import { sample, until } from '../helpers/wait.ts';
 
 const routes = [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }];
 
-let gw: TestGateway | undefined;
-const servers: Upstream[] = [];
-
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closed = closedAfterEach();
 
 async function upstreamNamed(name: string): Promise<Upstream> {
   const upstream = await startUpstream(name);
-  servers.push(upstream);
+  closed(upstream);
   return upstream;
 }
 
 async function gateway(targets: string[], options: Record<string, unknown>): Promise<TestGateway> {
-  gw = await startTestGateway(configWith('', routes, { upstreams: { app: { targets, ...options } } }));
-  return gw;
+  return closed(await startTestGateway(configWith('', routes, { upstreams: { app: { targets, ...options } } })));
 }
 
 /** Whether `other` ever received the request `target` received last. */

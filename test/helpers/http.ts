@@ -77,3 +77,33 @@ export function statusOf(rawResponse: string): number {
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
+
+/**
+ * Writes `parts` one after another, `gapMs` apart (a slow client); resolves with what came back, how long
+ * it took and how many parts were sent, once the server closes or `giveUpMs` has passed.
+ */
+export function slowly(port: number, parts: readonly string[], gapMs: number, giveUpMs = 8000): Promise<{ reply: string; ms: number; sent: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = '';
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      clearTimeout(deadline);
+      socket.destroy();
+      resolve({ reply, ms: Date.now() - started, sent });
+    };
+    const deadline = setTimeout(finish, giveUpMs);
+    const next = () => {
+      if (sent >= parts.length || socket.destroyed) return;
+      socket.write(parts[sent++]!);
+      timer = setTimeout(next, gapMs);
+    };
+    socket.on('connect', next);
+    socket.on('data', (c: Buffer) => (reply += c.toString('latin1')));
+    socket.on('close', finish);
+    socket.on('error', () => {});
+  });
+}

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { request } from '../helpers/http.ts';
+import { request, slowly } from '../helpers/http.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 /** An address of this machine other hosts could connect to, if it has one. */
@@ -22,32 +22,6 @@ function contact(host: string, port: number, text: string): Promise<string> {
     socket.on('data', (c: Buffer) => (reply += c.toString('latin1')));
     socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : `error ${err.code}`));
     socket.on('close', () => resolve(reply));
-  });
-}
-
-/** Writes `parts` `gapMs` apart until the server closes; how many were sent and what came back. */
-function dribble(port: number, parts: readonly string[], gapMs: number, giveUpMs = 6000): Promise<{ sent: number; reply: string }> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let sent = 0;
-    let reply = '';
-    let timer: NodeJS.Timeout | undefined;
-    const finish = () => {
-      clearTimeout(timer);
-      clearTimeout(deadline);
-      socket.destroy();
-      resolve({ sent, reply });
-    };
-    const deadline = setTimeout(finish, giveUpMs);
-    const next = () => {
-      if (sent >= parts.length || socket.destroyed) return;
-      socket.write(parts[sent++]!);
-      timer = setTimeout(next, gapMs);
-    };
-    socket.on('connect', next);
-    socket.on('data', (c: Buffer) => (reply += c.toString('latin1')));
-    socket.on('close', finish);
-    socket.on('error', () => {});
   });
 }
 
@@ -82,7 +56,7 @@ describe('admin listener attacks', () => {
 
   test('a slow client on the admin port is cut by the gateway\'s headers_timeout (slowloris)', async () => {
     const parts = ['GET /healthz HTTP/1.1\r\nHost: x\r\n', ...Array.from({ length: 40 }, (_, i) => `X-Slow-${i}: 1\r\n`)];
-    const { sent, reply } = await dribble(adminPort(), parts, 100);
+    const { sent, reply } = await slowly(adminPort(), parts, 100);
     assert.ok(sent < parts.length, 'the connection was closed before the client finished its headers');
     assert.match(reply, /^HTTP\/1\.1 408 /);
   });

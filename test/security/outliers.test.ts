@@ -5,18 +5,13 @@
 // ran on while the client was not reading: any client could eject every target with half a body.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { configWith, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { closedAfterEach } from '../helpers/lifecycle.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 let gw: TestGateway | undefined;
-const servers: Upstream[] = [];
-
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closed = closedAfterEach();
 
 const TIMEOUT_MS = 400;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,15 +19,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Two targets under a public route, with a short timeout and an ejection on the first failure. */
 async function gatewayWithTwoTargets(answer?: Parameters<Upstream['handle']>[0]): Promise<TestGateway> {
   const targets = await Promise.all([startUpstream('a'), startUpstream('b')]);
-  servers.push(...targets);
+  targets.forEach(closed);
   if (answer !== undefined) for (const t of targets) t.handle(answer);
-  gw = await startTestGateway(
+  gw = closed(await startTestGateway(
     configWith('', [{ name: 'all', prefix: '/', upstream: 'app', auth: 'public' }], {
       upstreams: {
         app: { targets: targets.map((t) => t.url), timeout: `${TIMEOUT_MS}ms`, outlier_detection: { consecutive_failures: 1, ejection_time: '30s' } },
       },
     }),
-  );
+  ));
   return gw;
 }
 

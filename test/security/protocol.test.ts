@@ -2,10 +2,9 @@
 // refused by Node's strict parser, which the gateway never relaxes), header floods, slow clients, bodies
 // over a route's limit. Each smuggling attempt carries a second request in its body; it must reach nobody.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestGateway, TEST_PROVIDER, type TestGateway } from '../helpers/gateway.ts';
-import { bearer, raw, request } from '../helpers/http.ts';
+import { bearer, raw, request, slowly } from '../helpers/http.ts';
 import { sign } from '../helpers/keys.ts';
 import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 import { assertRefused, goodClaims, parseRaw, reached } from './support.ts';
@@ -13,33 +12,6 @@ import { assertRefused, goodClaims, parseRaw, reached } from './support.ts';
 /** The request an attacker hopes the upstream will read as a second one, past every check. */
 const SMUGGLED = 'GET /admin/secrets HTTP/1.1\r\nHost: gw\r\nX-User-Id: admin\r\nX-User-Roles: admin\r\nContent-Length: 0\r\n\r\n';
 const chunkOf = (data: string) => `${data.length.toString(16)}\r\n${data}\r\n`;
-
-/** Writes `parts` one after another, `gapMs` apart; resolves with the reply once the server closes. */
-function slowly(port: number, parts: readonly string[], gapMs: number, giveUpMs = 8000): Promise<{ reply: string; ms: number; sent: number }> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const socket = net.connect(port, '127.0.0.1');
-    let reply = '';
-    let sent = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = () => {
-      clearTimeout(timer);
-      clearTimeout(deadline);
-      socket.destroy();
-      resolve({ reply, ms: Date.now() - started, sent });
-    };
-    const deadline = setTimeout(finish, giveUpMs);
-    const next = () => {
-      if (sent >= parts.length || socket.destroyed) return;
-      socket.write(parts[sent++]!);
-      timer = setTimeout(next, gapMs);
-    };
-    socket.on('connect', next);
-    socket.on('data', (c: Buffer) => (reply += c.toString('latin1')));
-    socket.on('close', finish);
-    socket.on('error', () => {});
-  });
-}
 
 describe('protocol attacks', () => {
   let upstream: Upstream;

@@ -116,7 +116,7 @@ function buildReport(
     });
     const upstream = decision.route.upstream;
     const target = upstream.targets[0]!;
-    lines[lines.length - 1] = target.preserveHost && headers.host !== undefined ? headers.host : target.ownHost;
+    lines[lines.length - 1] = target.hostFor(headers.host);
     const forwarded: Record<string, string> = {};
     for (let i = 0; i < lines.length; i += 2) {
       const name = lines[i]!;

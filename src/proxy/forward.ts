@@ -100,7 +100,7 @@ export class HttpExchange {
     if (waitedMs > 0) this.sink.queued(waitedMs);
     const { spec } = this;
     const target = attempt.target;
-    spec.headers[spec.headers.length - 1] = target.preserveHost && spec.clientHost !== undefined ? spec.clientHost : target.ownHost;
+    spec.headers[spec.headers.length - 1] = target.hostFor(spec.clientHost);
     const perTry = spec.upstream.retries?.perTryTimeoutMs ?? null;
     attempt.headersTimeoutMs = perTry !== null ? Math.min(perTry, spec.timeoutMs || perTry) : spec.timeoutMs;
     attempt.bodyTimeoutMs = spec.timeoutMs;
@@ -117,10 +117,10 @@ export class HttpExchange {
     target.pool.dispatch(options, attempt);
   }
 
-  started(attempt: Attempt): void {
+  /** A try has a connection: a chunked body is counted from now (once, whatever the tries). */
+  started(): void {
     const body = this.spec.body;
     if (this.spec.maxBody !== null && body !== null && !Buffer.isBuffer(body) && !this.counting) this.countBody(body, this.spec.maxBody);
-    void attempt;
   }
 
   /** The upstream's status line and headers: retried, or sent on to the client. */
@@ -281,7 +281,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     this.sent = true;
-    this.exchange.started(this);
+    this.exchange.started();
   }
 
   /**

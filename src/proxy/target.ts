@@ -82,6 +82,11 @@ export class UpstreamTarget {
     });
   }
 
+  /** The Host this target is sent: the client's with preserve_host (when it sent one), else its own. */
+  hostFor(clientHost: string | undefined): string {
+    return this.preserveHost && clientHost !== undefined ? clientHost : this.ownHost;
+  }
+
   /** Whether the target may get requests now (healthy, and not ejected). */
   isUp(now: number): boolean {
     return this.healthy && this.ejectedUntil <= now;

@@ -46,7 +46,7 @@ const LINGER_MS = 2000;
 
 export function openTunnel(client: Duplex, spec: TunnelSpec, events: TunnelEvents): void {
   const { target } = spec;
-  spec.headers[spec.headers.length - 1] = target.preserveHost && spec.clientHost !== undefined ? spec.clientHost : target.ownHost;
+  spec.headers[spec.headers.length - 1] = target.hostFor(spec.clientHost);
   const options: https.RequestOptions = {
     host: target.hostname,
     port: target.port,

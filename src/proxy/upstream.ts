@@ -93,7 +93,7 @@ export class Upstream {
 
   /** Stop the checks and close the connections; used once no request can use this upstream any more. */
   close(): void {
-    this.health?.stop();
+    this.stopChecks();
     for (const target of this.targets) target.close();
   }
 }

@@ -32,9 +32,9 @@ export function forwardHttp(context: RequestContext, res: ServerResponse, decisi
   // "Expect: 100-continue" is answered only now that the request is allowed: a client about to send a
   // large body to a route it may not use is refused before it sends it.
   if (req.httpVersion === '1.1' && req.headers.expect !== undefined && CONTINUE.test(req.headers.expect)) res.writeContinue();
-  const start = (body: IncomingMessage | Buffer | null) => forwardWith(context, res, decision, headers, body, framed && declared === undefined);
-  if (length > 0 && length <= BUFFERED_BODY_BYTES) readWhole(req, length, start);
-  else start(framed && length !== 0 ? req : null);
+  const chunked = framed && declared === undefined;
+  if (length > 0 && length <= BUFFERED_BODY_BYTES) readWhole(req, length, (body) => forwardWith(context, res, decision, headers, body, chunked));
+  else forwardWith(context, res, decision, headers, framed && length !== 0 ? req : null, chunked);
 }
 
 /**

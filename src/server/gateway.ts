@@ -229,13 +229,20 @@ export class Gateway implements ContextEvents {
 
   private refuse(context: RequestContext, denial: Denial): void {
     this.note(context, denial);
-    const reply = errorReply(context.id, denial, context);
-    if (context.res === null) {
-      writeRawReply(context.socket, reply);
-      this.record(context, denial.status);
+    this.reply(context, errorReply(context.id, denial, context));
+  }
+
+  /**
+   * The gateway's own answer: on the response of an HTTP request (recorded when it closes), or raw on the
+   * socket of a WebSocket handshake, which has no response to close (recorded now).
+   */
+  private reply(context: RequestContext, reply: ErrorReply): void {
+    if (context.res !== null) {
+      sendReply(context.res, reply);
       return;
     }
-    sendReply(context.res, reply);
+    writeRawReply(context.socket, reply);
+    this.record(context, reply.status);
   }
 
   /** The parser refused the body of the request in flight: answer it (or cut it), then abandon the upstream. */
@@ -271,14 +278,9 @@ export class Gateway implements ContextEvents {
     context.reason = code;
     context.upstreamError = cause;
     if (context.upstream !== undefined) this.deps.metrics.upstreamError(context.upstream, failure);
-    const reply = errorReply(context.id, deny(code, message), context);
-    if (context.res !== null) {
-      // Once the upstream's status line has gone out, the only honest signal left is to cut the connection.
-      sendReply(context.res, reply);
-      return;
-    }
-    writeRawReply(context.socket, reply);
-    this.record(context, reply.status);
+    // Once the upstream's status line has gone out, the only honest signal left is to cut the connection
+    // (sendReply does, when the head has been sent).
+    this.reply(context, errorReply(context.id, deny(code, message), context));
   }
 
   bodyTooLarge(context: RequestContext, limit: number): void {
@@ -296,12 +298,7 @@ export class Gateway implements ContextEvents {
   private internalError(context: RequestContext, err: unknown): void {
     this.deps.logger.error({ req_id: context.id, err: describeError(err) }, 'internal error while handling a request');
     context.reason = 'internal_error';
-    const reply = errorReply(context.id, deny('internal_error', 'the gateway failed to handle the request'), context);
-    if (context.res !== null) sendReply(context.res, reply);
-    else {
-      writeRawReply(context.socket, reply);
-      this.record(context, reply.status);
-    }
+    this.reply(context, errorReply(context.id, deny('internal_error', 'the gateway failed to handle the request'), context));
   }
 
   private readonly closed: (this: Tracked) => void;

@@ -27,7 +27,7 @@ describe('pipelined requests', () => {
 
   before(async () => {
     upstream = await startUpstream();
-    upstream.handle((req, res, r) => {
+    upstream.handle((_req, res, r) => {
       const delay = r.url.startsWith('/slow') ? 300 : 0;
       let closed = false;
       res.on('close', () => {
@@ -42,7 +42,6 @@ describe('pipelined requests', () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       }, delay);
-      void req;
     });
     gw = await startTestGateway({
       server: { host: '127.0.0.1' },

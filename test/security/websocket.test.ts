@@ -211,6 +211,8 @@ describe('WebSocket attacks', () => {
     const text = 'GET /public/x HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
     const { result, count } = await contacts(() => raw(gw.port, text, 500));
     assert.notEqual(statusOf(result), 101);
+    assert.equal(parseRaw(result).status, 400);
+    assert.equal(parseRaw(result).body?.error, 'upgrade_unsupported');
     assert.equal(count, 0);
   });
 
@@ -218,6 +220,7 @@ describe('WebSocket attacks', () => {
     const text = handshake('/public/x').replace(/^GET /, 'POST ');
     const { result, count } = await contacts(() => raw(gw.port, text, 500));
     assert.notEqual(statusOf(result), 101);
+    assert.equal(parseRaw(result).body?.error, 'upgrade_unsupported');
     assert.equal(count, 0);
   });
 
